@@ -1,0 +1,535 @@
+// rnnkit._core: NumPy <-> the C++ core. This file converts and validates; it holds no math.
+// Every array is checked for dtype, rank and shape before any pointer reaches the core
+// (Eigen's own checks are compiled out), and the GIL is released while the core runs.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rnnkit/dense.hpp"
+#include "rnnkit/gru.hpp"
+#include "rnnkit/lstm.hpp"
+#include "rnnkit/simple_rnn.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+using rnnkit::Index;
+
+namespace {
+
+template <typename T>
+using Array = py::array_t<T, py::array::c_style>;
+using Shape = std::vector<Index>;
+
+std::string format_shape(const Shape& shape) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t k = 0; k < shape.size(); ++k) out << (k ? ", " : "") << shape[k];
+  out << (shape.size() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+
+std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+
+// The checks of one call; every message starts with the function's name.
+class Checker {
+ public:
+  explicit Checker(const char* function) : function_(function) {}
+
+  [[noreturn]] void value_error(const std::string& message) const {
+    throw py::value_error(std::string(function_) + ": " + message);
+  }
+  [[noreturn]] void type_error(const std::string& message) const {
+    throw py::type_error(std::string(function_) + ": " + message);
+  }
+
+  py::array ndarray(const char* name, const py::handle& obj) const {
+    if (!py::isinstance<py::array>(obj)) {
+      type_error(std::string("'") + name + "' must be a numpy.ndarray, got " + type_name(obj));
+    }
+    return py::reinterpret_borrow<py::array>(obj);
+  }
+
+  // A float array of dtype T and exactly `shape`; copied only if not C-contiguous.
+  // `meaning` names the axes, e.g. "(features, 4*units)".
+  template <typename T>
+  Array<T> array(const char* name, const py::handle& obj, const Shape& shape,
+                 const std::string& meaning) const {
+    py::array a = ndarray(name, obj);
+    if (!a.dtype().is(py::dtype::of<T>())) {
+      type_error(std::string("'") + name + "' must have dtype " +
+                 std::string(py::str(py::dtype::of<T>())) + " like 'x', got " +
+                 std::string(py::str(a.dtype())));
+    }
+    if (shape_of(a) != shape) {
+      value_error(std::string("'") + name + "' must have shape " + meaning + " = " +
+                  format_shape(shape) + ", got " + format_shape(shape_of(a)));
+    }
+    return Array<T>::ensure(a);
+  }
+
+  template <typename T>
+  std::optional<Array<T>> optional_array(const char* name, const py::handle& obj,
+                                         const Shape& shape, const std::string& meaning) const {
+    if (obj.is_none()) return std::nullopt;
+    return array<T>(name, obj, shape, meaning);
+  }
+
+  // The (N, T) mask as contiguous uint8 (0: skip the step); bool or uint8 accepted.
+  std::optional<Array<std::uint8_t>> mask(const py::handle& obj, Index batch, Index time) const {
+    if (obj.is_none()) return std::nullopt;
+    py::array a = ndarray("mask", obj);
+    const char kind = a.dtype().kind();
+    if (!((kind == 'b' || kind == 'u') && a.dtype().itemsize() == 1)) {
+      type_error("'mask' must have dtype bool or uint8, got " + std::string(py::str(a.dtype())));
+    }
+    if (shape_of(a) != Shape{batch, time}) {
+      value_error("'mask' must have shape (batch, time) = " + format_shape({batch, time}) +
+                  ", got " + format_shape(shape_of(a)));
+    }
+    return Array<std::uint8_t>::ensure(py::module_::import("numpy").attr("ascontiguousarray")(a, "uint8"));
+  }
+
+  rnnkit::Activation activation(const char* name, const std::string& value,
+                                bool allow_softmax) const {
+    rnnkit::Activation parsed{};
+    try {
+      parsed = rnnkit::activation_from_name(value);
+    } catch (const std::invalid_argument& error) {
+      value_error(std::string("'") + name + "': " + error.what());
+    }
+    if (parsed == rnnkit::Activation::Softmax && !allow_softmax) {
+      value_error(std::string("'") + name +
+                  "': 'softmax' is not supported by recurrent cells; expected one of 'linear', "
+                  "'tanh', 'sigmoid', 'hard_sigmoid', 'relu'");
+    }
+    return parsed;
+  }
+
+  // Dispatches on the dtype of x: float32 or float64.
+  template <typename Call>
+  py::object by_dtype(const py::handle& x, Call&& call) const {
+    const py::dtype dtype = ndarray("x", x).dtype();
+    if (dtype.is(py::dtype::of<float>())) return call(float{});
+    if (dtype.is(py::dtype::of<double>())) return call(double{});
+    type_error("'x' must have dtype float32 or float64, got " + std::string(py::str(dtype)));
+  }
+
+ private:
+  const char* function_;
+};
+
+template <typename T>
+Array<T> empty(const Shape& shape) {
+  return Array<T>(shape);
+}
+
+template <typename T>
+const T* data_or_null(const std::optional<Array<T>>& a) {
+  return a ? a->data() : nullptr;
+}
+
+template <typename T>
+T* mutable_data_or_null(std::optional<Array<T>>& a) {
+  return a ? a->mutable_data() : nullptr;
+}
+
+// The validated inputs every recurrent call shares. The weights fix the units; x (N, T, F).
+template <typename T>
+struct SequenceInputs {
+  rnnkit::SequenceDims dims{};
+  Array<T> x, kernel, recurrent_kernel;
+  std::optional<Array<T>> bias;
+  std::optional<Array<std::uint8_t>> mask;
+};
+
+template <typename T>
+SequenceInputs<T> sequence_inputs(const Checker& check, Index gates, const py::handle& x,
+                                  const py::handle& kernel, const py::handle& recurrent_kernel,
+                                  const py::handle& bias, bool bias_per_projection,
+                                  const py::handle& mask) {
+  const std::string g = gates == 1 ? "" : std::to_string(gates) + "*";
+  SequenceInputs<T> in;
+  py::array xa = check.ndarray("x", x);
+  if (xa.ndim() != 3) {
+    check.value_error("'x' must be 3-D (batch, time, features), got shape " +
+                      format_shape(shape_of(xa)));
+  }
+  if (xa.shape(0) == 0 || xa.shape(1) == 0 || xa.shape(2) == 0) {
+    check.value_error("'x' must have at least one sample, time step and feature, got shape " +
+                      format_shape(shape_of(xa)));
+  }
+  py::array ua = check.ndarray("recurrent_kernel", recurrent_kernel);
+  if (ua.ndim() != 2 || ua.shape(0) == 0 || ua.shape(1) != gates * ua.shape(0)) {
+    check.value_error("'recurrent_kernel' must have shape (units, " + g + "units) with units > 0, got " +
+                      format_shape(shape_of(ua)));
+  }
+  in.dims = {xa.shape(0), xa.shape(1), xa.shape(2), ua.shape(0)};
+  const Index F = in.dims.features, H = in.dims.units;
+  in.x = check.array<T>("x", x, {in.dims.batch, in.dims.time, F}, "(batch, time, features)");
+  in.kernel = check.array<T>("kernel", kernel, {F, gates * H}, "(features, " + g + "units)");
+  in.recurrent_kernel = check.array<T>("recurrent_kernel", recurrent_kernel, {H, gates * H},
+                                       "(units, " + g + "units)");
+  in.bias = bias_per_projection
+                ? check.optional_array<T>("bias", bias, {2, gates * H}, "(2, " + g + "units)")
+                : check.optional_array<T>("bias", bias, {gates * H}, "(" + g + "units,)");
+  in.mask = check.mask(mask, in.dims.batch, in.dims.time);
+  return in;
+}
+
+template <typename T>
+std::optional<Array<T>> state(const Checker& check, const char* name, const py::handle& obj,
+                              const rnnkit::SequenceDims& dims) {
+  return check.optional_array<T>(name, obj, {dims.batch, dims.units}, "(batch, units)");
+}
+
+template <typename T>
+std::optional<Array<T>> output_gradient(const Checker& check, const py::handle& dy,
+                                        const rnnkit::SequenceDims& dims) {
+  return check.optional_array<T>("dy", dy, {dims.batch, dims.time, dims.units},
+                                 "(batch, time, units)");
+}
+
+// Reads a cache dict written by a forward call, checking every field's dtype and shape.
+template <typename T>
+Array<T> cache_field(const Checker& check, const py::handle& cache, const char* name,
+                     const Shape& shape, const std::string& meaning) {
+  if (!py::isinstance<py::dict>(cache)) {
+    check.type_error("'cache' must be the dict returned by the forward call, got " + type_name(cache));
+  }
+  py::dict fields = py::reinterpret_borrow<py::dict>(cache);
+  if (!fields.contains(name)) {
+    check.value_error(std::string("'cache' has no field '") + name +
+                      "'; pass the dict returned by the forward call");
+  }
+  return check.array<T>(name, fields[name], shape, meaning);
+}
+
+rnnkit::RecurrentOptions options(const Checker& check, const std::string& activation,
+                                 const std::string& recurrent_activation, bool go_backwards) {
+  return {check.activation("activation", activation, false),
+          check.activation("recurrent_activation", recurrent_activation, false), go_backwards};
+}
+
+Shape sequence_shape(const rnnkit::SequenceDims& d, Index width) { return {d.batch, d.time, width}; }
+
+// ---------------------------------------------------------------- SimpleRNN
+
+py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                              py::handle bias, py::handle h0, py::handle mask,
+                              const std::string& activation, bool go_backwards,
+                              bool return_sequences) {
+  const Checker check("simple_rnn_forward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
+    auto h0a = state<T>(check, "h0", h0, in.dims);
+    const auto opts = options(check, activation, "sigmoid", go_backwards);
+    const auto& d = in.dims;
+    std::optional<Array<T>> y;
+    if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
+    Array<T> h_last = empty<T>({d.batch, d.units});
+    Array<T> gates = empty<T>(sequence_shape(d, d.units)), h_prev = empty<T>(sequence_shape(d, d.units));
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask),
+                                    {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
+                                    mutable_data_or_null(y), h_last.mutable_data(),
+                                    {gates.mutable_data(), h_prev.mutable_data()});
+    }
+    py::dict cache("gates"_a = gates, "h_prev"_a = h_prev);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
+  });
+}
+
+py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                               py::handle bias, py::handle mask, py::handle cache, py::handle dy,
+                               py::handle dh, const std::string& activation, bool go_backwards) {
+  const Checker check("simple_rnn_backward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
+    const auto& d = in.dims;
+    const auto opts = options(check, activation, "sigmoid", go_backwards);
+    const std::string seq = "(batch, time, units)";
+    Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, d.units), seq);
+    Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
+    auto dya = output_gradient<T>(check, dy, d);
+    auto dha = state<T>(check, "dh", dh, d);
+    Array<T> dx = empty<T>(sequence_shape(d, d.features)), dh0 = empty<T>({d.batch, d.units});
+    Array<T> dkernel = empty<T>({d.features, d.units}), drec = empty<T>({d.units, d.units});
+    std::optional<Array<T>> dbias;
+    if (in.bias) dbias = empty<T>({d.units});
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::simple_rnn_backward<T>(
+          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask),
+          {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
+          {gates.mutable_data(), h_prev.mutable_data()},
+          {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
+           mutable_data_or_null(dbias)});
+    }
+    py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
+    if (dbias) grads["bias"] = *dbias;
+    return std::move(grads);
+  });
+}
+
+// ---------------------------------------------------------------- LSTM
+
+py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                        py::handle bias, py::handle h0, py::handle c0, py::handle peephole_kernel,
+                        py::handle mask, const std::string& activation,
+                        const std::string& recurrent_activation, bool go_backwards,
+                        bool return_sequences) {
+  const Checker check("lstm_forward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
+    const auto& d = in.dims;
+    auto h0a = state<T>(check, "h0", h0, d), c0a = state<T>(check, "c0", c0, d);
+    auto peephole = check.optional_array<T>("peephole_kernel", peephole_kernel, {3, d.units}, "(3, units)");
+    const auto opts = options(check, activation, recurrent_activation, go_backwards);
+    std::optional<Array<T>> y;
+    if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
+    Array<T> h_last = empty<T>({d.batch, d.units}), c_last = empty<T>({d.batch, d.units});
+    Array<T> gates = empty<T>(sequence_shape(d, 4 * d.units)), cell = empty<T>(sequence_shape(d, d.units));
+    Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), c_prev = empty<T>(sequence_shape(d, d.units));
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::lstm_forward<T>(
+          d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask),
+          {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
+          mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(),
+          {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()});
+    }
+    py::dict cache("gates"_a = gates, "cell"_a = cell, "h_prev"_a = h_prev, "c_prev"_a = c_prev);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, c_last, cache);
+  });
+}
+
+py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                         py::handle bias, py::handle peephole_kernel, py::handle mask,
+                         py::handle cache, py::handle dy, py::handle dh, py::handle dc,
+                         const std::string& activation, const std::string& recurrent_activation,
+                         bool go_backwards) {
+  const Checker check("lstm_backward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
+    const auto& d = in.dims;
+    auto peephole = check.optional_array<T>("peephole_kernel", peephole_kernel, {3, d.units}, "(3, units)");
+    const auto opts = options(check, activation, recurrent_activation, go_backwards);
+    const std::string seq = "(batch, time, units)";
+    Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, 4 * d.units), "(batch, time, 4*units)");
+    Array<T> cell = cache_field<T>(check, cache, "cell", sequence_shape(d, d.units), seq);
+    Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
+    Array<T> c_prev = cache_field<T>(check, cache, "c_prev", sequence_shape(d, d.units), seq);
+    auto dya = output_gradient<T>(check, dy, d);
+    auto dha = state<T>(check, "dh", dh, d), dca = state<T>(check, "dc", dc, d);
+    Array<T> dx = empty<T>(sequence_shape(d, d.features));
+    Array<T> dh0 = empty<T>({d.batch, d.units}), dc0 = empty<T>({d.batch, d.units});
+    Array<T> dkernel = empty<T>({d.features, 4 * d.units}), drec = empty<T>({d.units, 4 * d.units});
+    std::optional<Array<T>> dbias, dpeephole;
+    if (in.bias) dbias = empty<T>({4 * d.units});
+    if (peephole) dpeephole = empty<T>({3, d.units});
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::lstm_backward<T>(
+          d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
+          data_or_null(in.mask),
+          {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
+          {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()},
+          {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
+           drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole)});
+    }
+    py::dict grads("x"_a = dx, "h0"_a = dh0, "c0"_a = dc0, "kernel"_a = dkernel,
+                   "recurrent_kernel"_a = drec);
+    if (dbias) grads["bias"] = *dbias;
+    if (dpeephole) grads["peephole_kernel"] = *dpeephole;
+    return std::move(grads);
+  });
+}
+
+// ---------------------------------------------------------------- GRU
+
+py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                       py::handle bias, py::handle h0, py::handle mask,
+                       const std::string& activation, const std::string& recurrent_activation,
+                       bool reset_after, bool go_backwards, bool return_sequences) {
+  const Checker check("gru_forward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
+    const auto& d = in.dims;
+    auto h0a = state<T>(check, "h0", h0, d);
+    const auto opts = options(check, activation, recurrent_activation, go_backwards);
+    std::optional<Array<T>> y;
+    if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
+    Array<T> h_last = empty<T>({d.batch, d.units});
+    Array<T> gates = empty<T>(sequence_shape(d, 3 * d.units));
+    Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), hh_rec = empty<T>(sequence_shape(d, d.units));
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::gru_forward<T>(
+          d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask),
+          {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
+          mutable_data_or_null(y), h_last.mutable_data(),
+          {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()});
+    }
+    py::dict cache("gates"_a = gates, "h_prev"_a = h_prev, "hh_recurrent"_a = hh_rec);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
+  });
+}
+
+py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
+                        py::handle bias, py::handle mask, py::handle cache, py::handle dy,
+                        py::handle dh, const std::string& activation,
+                        const std::string& recurrent_activation, bool reset_after,
+                        bool go_backwards) {
+  const Checker check("gru_backward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
+    const auto& d = in.dims;
+    const auto opts = options(check, activation, recurrent_activation, go_backwards);
+    const std::string seq = "(batch, time, units)";
+    Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, 3 * d.units), "(batch, time, 3*units)");
+    Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
+    Array<T> hh_rec = cache_field<T>(check, cache, "hh_recurrent", sequence_shape(d, d.units), seq);
+    auto dya = output_gradient<T>(check, dy, d);
+    auto dha = state<T>(check, "dh", dh, d);
+    Array<T> dx = empty<T>(sequence_shape(d, d.features)), dh0 = empty<T>({d.batch, d.units});
+    Array<T> dkernel = empty<T>({d.features, 3 * d.units}), drec = empty<T>({d.units, 3 * d.units});
+    std::optional<Array<T>> dbias;
+    if (in.bias) dbias = empty<T>(shape_of(*in.bias));
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::gru_backward<T>(
+          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask),
+          {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
+          {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()},
+          {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
+           mutable_data_or_null(dbias)});
+    }
+    py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
+    if (dbias) grads["bias"] = *dbias;
+    return std::move(grads);
+  });
+}
+
+// ---------------------------------------------------------------- Dense
+
+// x (..., F) is taken as M = prod(...) rows; returns the row count and features.
+std::pair<Index, Index> dense_rows(const Checker& check, const py::array& x) {
+  if (x.ndim() < 2) {
+    check.value_error("'x' must be at least 2-D (batch, ..., features), got shape " +
+                      format_shape(shape_of(x)));
+  }
+  Index rows = 1;
+  for (py::ssize_t k = 0; k + 1 < x.ndim(); ++k) rows *= x.shape(k);
+  if (rows == 0 || x.shape(x.ndim() - 1) == 0) {
+    check.value_error("'x' must not be empty, got shape " + format_shape(shape_of(x)));
+  }
+  return {rows, x.shape(x.ndim() - 1)};
+}
+
+py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
+                         const std::string& activation) {
+  const Checker check("dense_forward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    py::array xa0 = check.ndarray("x", x);
+    const auto [rows, F] = dense_rows(check, xa0);
+    py::array ka = check.ndarray("kernel", kernel);
+    if (ka.ndim() != 2 || ka.shape(0) != F || ka.shape(1) == 0) {
+      check.value_error("'kernel' must have shape (features, units) with features = " +
+                        std::to_string(F) + " and units > 0, got " + format_shape(shape_of(ka)));
+    }
+    const Index U = ka.shape(1);
+    Array<T> xa = check.array<T>("x", x, shape_of(xa0), "(batch, ..., features)");
+    Array<T> k = check.array<T>("kernel", kernel, {F, U}, "(features, units)");
+    auto b = check.optional_array<T>("bias", bias, {U}, "(units,)");
+    const auto act = check.activation("activation", activation, true);
+    Shape out_shape = shape_of(xa0);
+    out_shape.back() = U;
+    Array<T> y = empty<T>(out_shape);
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::dense_forward<T>(rows, F, U, act, xa.data(), k.data(), data_or_null(b), y.mutable_data());
+    }
+    return std::move(y);
+  });
+}
+
+py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::handle y,
+                          py::handle dy, const std::string& activation) {
+  const Checker check("dense_backward");
+  return check.by_dtype(x, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    py::array xa0 = check.ndarray("x", x);
+    const auto [rows, F] = dense_rows(check, xa0);
+    py::array ka = check.ndarray("kernel", kernel);
+    if (ka.ndim() != 2 || ka.shape(0) != F || ka.shape(1) == 0) {
+      check.value_error("'kernel' must have shape (features, units) with features = " +
+                        std::to_string(F) + " and units > 0, got " + format_shape(shape_of(ka)));
+    }
+    const Index U = ka.shape(1);
+    Array<T> xa = check.array<T>("x", x, shape_of(xa0), "(batch, ..., features)");
+    Array<T> k = check.array<T>("kernel", kernel, {F, U}, "(features, units)");
+    auto b = check.optional_array<T>("bias", bias, {U}, "(units,)");
+    Shape out_shape = shape_of(xa0);
+    out_shape.back() = U;
+    Array<T> ya = check.array<T>("y", y, out_shape, "(batch, ..., units)");
+    Array<T> dya = check.array<T>("dy", dy, out_shape, "(batch, ..., units)");
+    const auto act = check.activation("activation", activation, true);
+    Array<T> dx = empty<T>(shape_of(xa0)), dkernel = empty<T>({F, U});
+    std::optional<Array<T>> dbias;
+    if (b) dbias = empty<T>({U});
+    {
+      py::gil_scoped_release nogil;
+      rnnkit::dense_backward<T>(rows, F, U, act, dya.data(), xa.data(), k.data(), ya.data(),
+                                dx.mutable_data(), dkernel.mutable_data(), mutable_data_or_null(dbias));
+    }
+    py::dict grads("x"_a = dx, "kernel"_a = dkernel);
+    if (dbias) grads["bias"] = *dbias;
+    return std::move(grads);
+  });
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  using namespace pybind11::literals;
+  m.doc() = "rnnkit's C++ core. Use rnnkit.ops, which documents shapes and fills defaults.";
+  const auto none = py::none();
+  m.def("simple_rnn_forward", &simple_rnn_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
+        "bias"_a = none, "h0"_a = none, "mask"_a = none, "activation"_a = "tanh",
+        "go_backwards"_a = false, "return_sequences"_a = true);
+  m.def("simple_rnn_backward", &simple_rnn_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
+        "bias"_a, "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
+        "go_backwards"_a = false);
+  m.def("lstm_forward", &lstm_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
+        "h0"_a = none, "c0"_a = none, "peephole_kernel"_a = none, "mask"_a = none,
+        "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false,
+        "return_sequences"_a = true);
+  m.def("lstm_backward", &lstm_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
+        "peephole_kernel"_a, "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "dc"_a = none,
+        "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false);
+  m.def("gru_forward", &gru_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
+        "h0"_a = none, "mask"_a = none, "activation"_a = "tanh",
+        "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false,
+        "return_sequences"_a = true);
+  m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
+        "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
+        "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
+  m.def("dense_forward", &dense_forward, "x"_a, "kernel"_a, "bias"_a = none,
+        "activation"_a = "linear");
+  m.def("dense_backward", &dense_backward, "x"_a, "kernel"_a, "bias"_a, "y"_a, "dy"_a,
+        "activation"_a = "linear");
+}

@@ -1,0 +1,36 @@
+#include "rnnkit/common.hpp"
+
+#include <stdexcept>
+
+namespace rnnkit {
+
+namespace {
+struct NamedActivation {
+  const char* name;
+  Activation activation;
+};
+constexpr NamedActivation kActivations[] = {
+    {"linear", Activation::Linear},   {"tanh", Activation::Tanh},
+    {"sigmoid", Activation::Sigmoid}, {"hard_sigmoid", Activation::HardSigmoid},
+    {"relu", Activation::Relu},       {"softmax", Activation::Softmax},
+};
+}  // namespace
+
+Activation activation_from_name(const std::string& name) {
+  std::string valid;
+  for (const auto& entry : kActivations) {
+    if (name == entry.name) return entry.activation;
+    valid += valid.empty() ? "" : ", ";
+    valid += std::string("'") + entry.name + "'";
+  }
+  throw std::invalid_argument("unknown activation '" + name + "'; expected one of " + valid);
+}
+
+const char* activation_name(Activation activation) {
+  for (const auto& entry : kActivations) {
+    if (entry.activation == activation) return entry.name;
+  }
+  return "unknown";
+}
+
+}  // namespace rnnkit

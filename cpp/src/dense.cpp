@@ -1,0 +1,37 @@
+// Dense: z = x W + b, y = act(z).
+// Backward: dz = dy * act'(z) (through y), dW = x^T dz, db = sum of dz's rows, dx = dz W^T.
+#include "rnnkit/dense.hpp"
+
+namespace rnnkit {
+
+template <typename T>
+void dense_forward(Index rows, Index features, Index units, Activation activation, const T* x,
+                   const T* kernel, const T* bias, T* y) {
+  MatrixMap<T> out(y, rows, units);
+  out.noalias() = ConstMatrixMap<T>(x, rows, features) * ConstMatrixMap<T>(kernel, features, units);
+  if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, units);
+  apply_activation(activation, out);
+}
+
+template <typename T>
+void dense_backward(Index rows, Index features, Index units, Activation activation, const T* dy,
+                    const T* x, const T* kernel, const T* y, T* dx, T* dkernel, T* dbias) {
+  Matrix<T> dz = ConstMatrixMap<T>(dy, rows, units);
+  multiply_by_derivative(activation, dz, ConstMatrixMap<T>(y, rows, units));
+  MatrixMap<T>(dkernel, features, units).noalias() =
+      ConstMatrixMap<T>(x, rows, features).transpose() * dz;  // dW = x^T dz
+  if (dbias != nullptr) RowVectorMap<T>(dbias, units) = dz.colwise().sum();  // db
+  MatrixMap<T>(dx, rows, features).noalias() =
+      dz * ConstMatrixMap<T>(kernel, features, units).transpose();  // dx = dz W^T
+}
+
+#define RNNKIT_INSTANTIATE(T)                                                                  \
+  template void dense_forward<T>(Index, Index, Index, Activation, const T*, const T*, const T*, \
+                                 T*);                                                          \
+  template void dense_backward<T>(Index, Index, Index, Activation, const T*, const T*,          \
+                                  const T*, const T*, T*, T*, T*);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
+
+}  // namespace rnnkit

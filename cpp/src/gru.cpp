@@ -1,0 +1,149 @@
+// GRU forward and backward through time (Keras' layout; gate blocks z, r, h).
+//
+// reset_after = true (Keras 3, PyTorch):
+//   a = x_t W + b_in,  q = h_{t-1} U + b_rec             (N, 3H) each, blocks z r h
+//   z = ra(a_z + q_z),  r = ra(a_r + q_r),  h~ = act(a_h + r * q_h)
+// reset_after = false (Cho et al.):
+//   a = x_t W + b,  z = ra(a_z + h_{t-1} U_z),  r = ra(a_r + h_{t-1} U_r)
+//   h~ = act(a_h + (r * h_{t-1}) U_h)
+// both:  h_t = z * h_{t-1} + (1 - z) * h~
+//
+// Backward, with dh the gradient reaching h_t:
+//   da_h = dh * (1 - z) * act'(h~),  da_z = dh * (h_{t-1} - h~) * ra'(z)
+//   reset_after:  dq = [da_z, da_r, da_h * r] with da_r = da_h * q_h * ra'(r)
+//                 dh_{t-1} = dh * z + dq U^T;  dU = H_prev^T dQ (after the loop)
+//   otherwise:    d(r h) = da_h U_h^T,  da_r = d(r h) * h_{t-1} * ra'(r)
+//                 dh_{t-1} = dh * z + d(r h) * r + [da_z, da_r] U_zr^T
+//                 dU_zr = H_prev^T dA_zr,  dU_h = (R * H_prev)^T dA_h (after the loop)
+#include "rnnkit/gru.hpp"
+
+#include "sequence.hpp"
+
+namespace rnnkit {
+
+template <typename T>
+void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
+                 const T* h0, const std::uint8_t* mask, const GruWeights<T>& weights, T* y,
+                 T* h_last, const GruCache<T>& cache) {
+  const Index N = dims.batch, H = dims.units, G = 3 * H;
+  // reset_after's bias row 0 is the input bias; row 1, the recurrent one, is added to q.
+  detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
+  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
+  Matrix<T> h = detail::initial_state(h0, N, H);
+  Matrix<T> h_next(N, H);
+  Matrix<T> q(weights.reset_after ? N : 0, G);  // h_{t-1} U + b_rec
+  for (Index s = 0; s < dims.time; ++s) {
+    const Index t = detail::input_step(s, dims.time, options.go_backwards);
+    auto a = detail::step_rows(cache.gates, dims, G, t);
+    auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
+    detail::step_rows(cache.h_prev, dims, H, t) = h;
+    auto zr = a.leftCols(2 * H);
+    auto r = a.middleCols(H, H), candidate = a.middleCols(2 * H, H);
+    if (weights.reset_after) {
+      q.noalias() = h * recurrent_kernel;
+      if (weights.bias != nullptr) q.rowwise() += ConstRowVectorMap<T>(weights.bias + G, G);
+      zr += q.leftCols(2 * H);
+      apply_activation(options.recurrent_activation, zr);
+      hh_recurrent = q.rightCols(H);
+      candidate.array() += r.array() * hh_recurrent.array();
+    } else {
+      zr.noalias() += h * recurrent_kernel.leftCols(2 * H);
+      apply_activation(options.recurrent_activation, zr);
+      hh_recurrent.array() = r.array() * h.array();
+      candidate.noalias() += hh_recurrent * recurrent_kernel.rightCols(H);
+    }
+    apply_activation(options.activation, candidate);
+    const auto z = a.leftCols(H);
+    h_next.array() = z.array() * h.array() + (T(1) - z.array()) * candidate.array();
+    detail::carry_masked_rows(mask, dims, t, h_next, h);  // masked samples keep h
+    h.swap(h_next);
+    if (y != nullptr) detail::step_rows(y, dims, H, s) = h;
+  }
+  MatrixMap<T>(h_last, N, H) = h;
+}
+
+template <typename T>
+void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                  const T* dh_last, const T* x, const std::uint8_t* mask,
+                  const GruWeights<T>& weights, const GruCache<T>& cache,
+                  const GruGradients<T>& grads) {
+  const Index N = dims.batch, H = dims.units, G = 3 * H, rows = N * dims.time;
+  const bool reset_after = weights.reset_after;
+  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
+  // dgates = dL/da for the input projection. With reset_after the recurrent projection's
+  // gradient dq differs from it only in the h block (da_h * r), kept in dq_h.
+  Matrix<T> dgates(rows, G);
+  Matrix<T> dq_h(reset_after ? rows : 0, H);
+  Matrix<T> dh = detail::initial_state(dh_last, N, H);
+  Matrix<T> dh_prev(N, H), d_rh(reset_after ? 0 : N, H);
+  Matrix<T> dq_step(reset_after ? N : 0, G);  // [da_z, da_r, dq_h] of one step, contiguous
+  for (Index s = dims.time - 1; s >= 0; --s) {
+    const Index t = detail::input_step(s, dims.time, options.go_backwards);
+    if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
+    const auto gates = detail::step_rows(cache.gates, dims, G, t);
+    const auto z = gates.leftCols(H), r = gates.middleCols(H, H),
+               candidate = gates.middleCols(2 * H, H);
+    const auto h_prev = detail::step_rows(cache.h_prev, dims, H, t);
+    const auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
+    auto da = detail::step_rows(dgates.data(), dims, G, t);
+    auto da_z = da.leftCols(H), da_r = da.middleCols(H, H), da_h = da.middleCols(2 * H, H);
+    da_h.array() = dh.array() * (T(1) - z.array());  // dL/dh~
+    multiply_by_derivative(options.activation, da_h, candidate);
+    da_z.array() = dh.array() * (h_prev.array() - candidate.array());  // dL/dz
+    multiply_by_derivative(options.recurrent_activation, da_z, z);
+    if (reset_after) {
+      da_r.array() = da_h.array() * hh_recurrent.array();  // dL/dr
+      multiply_by_derivative(options.recurrent_activation, da_r, r);
+      detail::zero_masked_rows(mask, dims, t, da);
+      auto dq_h_t = detail::step_rows(dq_h.data(), dims, H, t);
+      dq_h_t.array() = da_h.array() * r.array();  // dL/dq_h
+      dq_step.leftCols(2 * H) = da.leftCols(2 * H);
+      dq_step.rightCols(H) = dq_h_t;
+      dh_prev.noalias() = dq_step * recurrent_kernel.transpose();  // dq U^T
+    } else {
+      d_rh.noalias() = da_h * recurrent_kernel.rightCols(H).transpose();  // dL/d(r * h_{t-1})
+      da_r.array() = d_rh.array() * h_prev.array();  // dL/dr
+      multiply_by_derivative(options.recurrent_activation, da_r, r);
+      detail::zero_masked_rows(mask, dims, t, da);
+      dh_prev.noalias() = da.leftCols(2 * H) * recurrent_kernel.leftCols(2 * H).transpose();
+      dh_prev.array() += d_rh.array() * r.array();
+    }
+    dh_prev.array() += dh.array() * z.array();          // through h_t = z * h_{t-1} + ...
+    detail::carry_masked_rows(mask, dims, t, dh_prev, dh);  // masked: gradient passes through
+    dh.swap(dh_prev);
+  }
+  MatrixMap<T>(grads.dh0, N, H) = dh;
+  ConstMatrixMap<T> h_prev(cache.h_prev, rows, H);
+  MatrixMap<T> drecurrent_kernel(grads.drecurrent_kernel, H, G);
+  if (reset_after) {
+    // dq = [dA_zr, dq_h]; the input bias takes dA, the recurrent bias dq.
+    drecurrent_kernel.leftCols(2 * H).noalias() = h_prev.transpose() * dgates.leftCols(2 * H);
+    drecurrent_kernel.rightCols(H).noalias() = h_prev.transpose() * dq_h;
+    detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
+                            grads.dbias);
+    if (grads.dbias != nullptr) {
+      RowVectorMap<T> drecurrent_bias(grads.dbias + G, G);
+      drecurrent_bias.leftCols(2 * H) = dgates.leftCols(2 * H).colwise().sum();
+      drecurrent_bias.rightCols(H) = dq_h.colwise().sum();
+    }
+  } else {
+    drecurrent_kernel.leftCols(2 * H).noalias() = h_prev.transpose() * dgates.leftCols(2 * H);
+    drecurrent_kernel.rightCols(H).noalias() =
+        ConstMatrixMap<T>(cache.hh_recurrent, rows, H).transpose() * dgates.rightCols(H);
+    detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
+                            grads.dbias);
+  }
+}
+
+#define RNNKIT_INSTANTIATE(T)                                                                 \
+  template void gru_forward<T>(const SequenceDims&, const RecurrentOptions&, const T*,        \
+                               const T*, const std::uint8_t*, const GruWeights<T>&, T*, T*,   \
+                               const GruCache<T>&);                                           \
+  template void gru_backward<T>(const SequenceDims&, const RecurrentOptions&, const T*,       \
+                                const T*, const T*, const std::uint8_t*, const GruWeights<T>&, \
+                                const GruCache<T>&, const GruGradients<T>&);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
+
+}  // namespace rnnkit

@@ -1,0 +1,80 @@
+// Helpers shared by the recurrent cells (internal to the core).
+#pragma once
+
+#include "rnnkit/common.hpp"
+
+namespace rnnkit::detail {
+
+// The input time index read at processing step s.
+inline Index input_step(Index s, Index time, bool go_backwards) {
+  return go_backwards ? time - 1 - s : s;
+}
+
+// The N rows of time step t in a batch-major (N, T, width) buffer.
+template <typename T>
+StepMap<T> step_rows(T* data, const SequenceDims& dims, Index width, Index t) {
+  return StepMap<T>(data + t * width, dims.batch, width, Eigen::OuterStride<>(dims.time * width));
+}
+template <typename T>
+ConstStepMap<T> step_rows(const T* data, const SequenceDims& dims, Index width, Index t) {
+  return ConstStepMap<T>(data + t * width, dims.batch, width,
+                         Eigen::OuterStride<>(dims.time * width));
+}
+
+inline bool is_masked(const std::uint8_t* mask, const SequenceDims& dims, Index n, Index t) {
+  return mask != nullptr && mask[n * dims.time + t] == 0;
+}
+
+// Samples masked at step t keep their state: next.row(n) = prev.row(n).
+template <typename Next, typename Prev>
+void carry_masked_rows(const std::uint8_t* mask, const SequenceDims& dims, Index t,
+                       const Eigen::MatrixBase<Next>& next, const Eigen::MatrixBase<Prev>& prev) {
+  if (mask == nullptr) return;
+  auto& out = const_cast<Eigen::MatrixBase<Next>&>(next);
+  for (Index n = 0; n < dims.batch; ++n) {
+    if (is_masked(mask, dims, n, t)) out.row(n) = prev.row(n);
+  }
+}
+
+// Samples masked at step t take no gradient through that step's gates.
+template <typename Grad>
+void zero_masked_rows(const std::uint8_t* mask, const SequenceDims& dims, Index t,
+                      const Eigen::MatrixBase<Grad>& grad) {
+  if (mask == nullptr) return;
+  auto& out = const_cast<Eigen::MatrixBase<Grad>&>(grad);
+  for (Index n = 0; n < dims.batch; ++n) {
+    if (is_masked(mask, dims, n, t)) out.row(n).setZero();
+  }
+}
+
+// gates = X W (+ bias) for every time step in one GEMM; X is (N*T, F), W (F, width).
+template <typename T>
+void project_inputs(const SequenceDims& dims, Index width, const T* x, const T* kernel,
+                    const T* bias, T* gates) {
+  MatrixMap<T> out(gates, dims.batch * dims.time, width);
+  out.noalias() = ConstMatrixMap<T>(x, dims.batch * dims.time, dims.features) *
+                  ConstMatrixMap<T>(kernel, dims.features, width);
+  if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, width);
+}
+
+// After the time loop, from dgates = dL/d(x W + ...) over all steps (N*T, width):
+// dkernel = X^T dgates, dx = dgates W^T, dbias = column sums; one GEMM each.
+template <typename T>
+void input_gradients(const SequenceDims& dims, Index width, const T* x, const T* kernel,
+                     const Matrix<T>& dgates, T* dx, T* dkernel, T* dbias) {
+  const Index rows = dims.batch * dims.time;
+  ConstMatrixMap<T> xs(x, rows, dims.features);
+  MatrixMap<T>(dkernel, dims.features, width).noalias() = xs.transpose() * dgates;
+  MatrixMap<T>(dx, rows, dims.features).noalias() =
+      dgates * ConstMatrixMap<T>(kernel, dims.features, width).transpose();
+  if (dbias != nullptr) RowVectorMap<T>(dbias, width) = dgates.colwise().sum();
+}
+
+// Copies an optional (N, H) state, or zeros where the caller passed none.
+template <typename T>
+Matrix<T> initial_state(const T* state, Index rows, Index cols) {
+  if (state == nullptr) return Matrix<T>::Zero(rows, cols);
+  return ConstMatrixMap<T>(state, rows, cols);
+}
+
+}  // namespace rnnkit::detail

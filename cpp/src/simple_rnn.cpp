@@ -1,0 +1,79 @@
+// SimpleRNN forward and backward through time.
+//
+//   a_t = x_t W + h_{t-1} U + b        W (F, H), U (H, H), b (H,)
+//   h_t = act(a_t)
+//
+// Backward, with dh_t the gradient reaching h_t (from y_t and from step t+1):
+//   da_t      = dh_t * act'(a_t)              (from the stored h_t)
+//   dh_{t-1}  = da_t U^T
+//   dW = X^T dA, dU = H_prev^T dA, db = sum_t da_t, dx = dA W^T   (after the loop)
+#include "rnnkit/simple_rnn.hpp"
+
+#include "sequence.hpp"
+
+namespace rnnkit {
+
+template <typename T>
+void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
+                        const T* h0, const std::uint8_t* mask, const SimpleRnnWeights<T>& weights,
+                        T* y, T* h_last, const SimpleRnnCache<T>& cache) {
+  const Index H = dims.units;
+  detail::project_inputs(dims, H, x, weights.kernel, weights.bias, cache.gates);
+  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
+  Matrix<T> h = detail::initial_state(h0, dims.batch, H);
+  for (Index s = 0; s < dims.time; ++s) {
+    const Index t = detail::input_step(s, dims.time, options.go_backwards);
+    auto a = detail::step_rows(cache.gates, dims, H, t);
+    detail::step_rows(cache.h_prev, dims, H, t) = h;
+    a.noalias() += h * recurrent_kernel;
+    apply_activation(options.activation, a);
+    // Masked samples keep h; the others take the new state.
+    detail::carry_masked_rows(mask, dims, t, a, h);
+    h = a;
+    if (y != nullptr) detail::step_rows(y, dims, H, s) = h;
+  }
+  MatrixMap<T>(h_last, dims.batch, H) = h;
+}
+
+template <typename T>
+void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                         const T* dh_last, const T* x, const std::uint8_t* mask,
+                         const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
+                         const SimpleRnnGradients<T>& grads) {
+  const Index N = dims.batch, H = dims.units;
+  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
+  Matrix<T> dgates(N * dims.time, H);  // dL/da, batch-major in input time order
+  Matrix<T> dh = detail::initial_state(dh_last, N, H);
+  Matrix<T> dh_prev(N, H);
+  for (Index s = dims.time - 1; s >= 0; --s) {
+    const Index t = detail::input_step(s, dims.time, options.go_backwards);
+    if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
+    auto da = detail::step_rows(dgates.data(), dims, H, t);
+    da = dh;
+    multiply_by_derivative(options.activation, da,
+                           detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
+    detail::zero_masked_rows(mask, dims, t, da);
+    dh_prev.noalias() = da * recurrent_kernel.transpose();  // dh_{t-1} = da U^T
+    detail::carry_masked_rows(mask, dims, t, dh_prev, dh);   // masked: gradient passes through
+    dh.swap(dh_prev);
+  }
+  MatrixMap<T>(grads.dh0, N, H) = dh;
+  MatrixMap<T>(grads.drecurrent_kernel, H, H).noalias() =
+      ConstMatrixMap<T>(cache.h_prev, N * dims.time, H).transpose() * dgates;  // dU = H_prev^T dA
+  detail::input_gradients(dims, H, x, weights.kernel, dgates, grads.dx, grads.dkernel, grads.dbias);
+}
+
+#define RNNKIT_INSTANTIATE(T)                                                                 \
+  template void simple_rnn_forward<T>(const SequenceDims&, const RecurrentOptions&, const T*, \
+                                      const T*, const std::uint8_t*,                          \
+                                      const SimpleRnnWeights<T>&, T*, T*,                     \
+                                      const SimpleRnnCache<T>&);                              \
+  template void simple_rnn_backward<T>(const SequenceDims&, const RecurrentOptions&,          \
+                                       const T*, const T*, const T*, const std::uint8_t*,     \
+                                       const SimpleRnnWeights<T>&, const SimpleRnnCache<T>&,  \
+                                       const SimpleRnnGradients<T>&);
+RNNKIT_INSTANTIATE(float)
+RNNKIT_INSTANTIATE(double)
+#undef RNNKIT_INSTANTIATE
+
+}  // namespace rnnkit

@@ -1,0 +1,1 @@
+"""rnnkit: recurrent networks with a fast C++ core."""
