@@ -1,0 +1,433 @@
+"""Differentiable recurrent and dense operations on NumPy arrays, computed by the C++ core.
+
+Each ``*_forward`` returns a result holding the outputs and the cache the backward pass
+needs; ``result.backward(...)`` returns the gradient of every input, keyed by the input's
+name. Shapes: ``x`` is batch-major ``(batch, time, features)`` (N, T, F); ``units`` is H.
+Weights use Keras' layout: ``kernel (F, G*H)``, ``recurrent_kernel (H, G*H)``, gate blocks
+concatenated in Keras' order (LSTM i, f, c, o; GRU z, r, h). All float arrays of one call
+share one dtype, float32 or float64.
+
+``mask`` (N, T) of bool, or ``lengths`` (N,) of ints in [0, T], marks the valid steps: at a
+masked step the state is carried through unchanged and takes no gradient. With
+``go_backwards=True`` the sequence is processed from the last step to the first and the
+outputs are in processing order, as in Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+
+__all__ = [
+    "RecurrentResult",
+    "DenseResult",
+    "simple_rnn_forward",
+    "lstm_forward",
+    "gru_forward",
+    "dense_forward",
+    "simple_rnn_step",
+    "lstm_step",
+    "gru_step",
+]
+
+GATE_NAMES = {"simple_rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
+
+
+@dataclass
+class RecurrentResult:
+    """The outputs of a recurrent forward pass and what its backward pass needs.
+
+    Attributes:
+        output: ``(N, T, H)`` hidden states in processing order if ``return_sequences``,
+            else the last one, ``(N, H)``.
+        h: ``(N, H)`` final hidden state.
+        c: ``(N, H)`` final cell state (LSTM), else ``None``.
+        cache: arrays written by the forward pass for the backward pass, batch-major in
+            input time order (``gates`` after their activations, ``h_prev``, ...).
+    """
+
+    cell: str
+    output: np.ndarray
+    h: np.ndarray
+    c: Optional[np.ndarray]
+    cache: Dict[str, np.ndarray]
+    go_backwards: bool
+    _backward: Callable[..., Dict[str, np.ndarray]] = field(repr=False)
+
+    @property
+    def outputs(self) -> Tuple[np.ndarray, ...]:
+        """``(output, h)`` or, for LSTM, ``(output, h, c)``: what ``backward`` takes gradients of."""
+        return (self.output, self.h) if self.c is None else (self.output, self.h, self.c)
+
+    def _in_processing_order(self, array: np.ndarray) -> np.ndarray:
+        return array[:, ::-1] if self.go_backwards else array
+
+    @property
+    def gates(self) -> Dict[str, np.ndarray]:
+        """Per-step gate activations, each ``(N, T, H)`` in processing order (aligned with a
+        sequence ``output``): LSTM ``i, f, c, o`` (``c`` is the candidate), GRU ``z, r, h``
+        (``h`` is the candidate), SimpleRNN ``h``."""
+        gates = self._in_processing_order(self.cache["gates"])
+        units = self.h.shape[-1]
+        return {
+            name: gates[..., k * units : (k + 1) * units]
+            for k, name in enumerate(GATE_NAMES[self.cell])
+        }
+
+    @property
+    def cell_states(self) -> Optional[np.ndarray]:
+        """LSTM cell states ``c_t``, ``(N, T, H)`` in processing order; ``None`` for other cells."""
+        if self.cell != "lstm":
+            return None
+        return self._in_processing_order(self.cache["cell"])
+
+    def backward(
+        self,
+        doutput: Optional[np.ndarray] = None,
+        dh: Optional[np.ndarray] = None,
+        dc: Optional[np.ndarray] = None,
+    ) -> Dict[str, np.ndarray]:
+        """Gradients of the inputs given gradients of the outputs (``None`` counts as zero).
+
+        Args:
+            doutput: gradient of ``output``, same shape.
+            dh: ``(N, H)`` gradient of the final hidden state ``h``.
+            dc: ``(N, H)`` gradient of the final cell state ``c`` (LSTM only).
+
+        Returns:
+            ``{"x", "h0", ["c0"], "kernel", "recurrent_kernel", ["bias"], ["peephole_kernel"]}``,
+            each the shape of the input of that name.
+        """
+        if dc is not None and self.c is None:
+            raise ValueError(f"{self.cell} has no cell state; 'dc' must be None")
+        dy = None
+        if doutput is not None:
+            doutput = np.asarray(doutput)
+            if self.output.ndim == 2:  # the output is the final state h: their gradients add
+                _check_shape("doutput", doutput, self.output.shape)
+                dh = doutput if dh is None else np.asarray(dh) + doutput
+            else:
+                dy = doutput
+        return self._backward(dy=dy, dh=dh, dc=dc)
+
+
+@dataclass
+class DenseResult:
+    """The output of a Dense forward pass and what its backward pass needs.
+
+    Attributes:
+        output: ``(..., units)``, the input's shape with its last axis replaced.
+    """
+
+    output: np.ndarray
+    _backward: Callable[[np.ndarray], Dict[str, np.ndarray]] = field(repr=False)
+
+    @property
+    def outputs(self) -> Tuple[np.ndarray]:
+        return (self.output,)
+
+    def backward(self, doutput: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """Gradients ``{"x", "kernel", ["bias"]}`` given the gradient of ``output``."""
+        if doutput is None:
+            doutput = np.zeros_like(self.output)
+        return self._backward(np.asarray(doutput))
+
+
+def _check_shape(name: str, array: np.ndarray, shape: Tuple[int, ...]) -> None:
+    if array.shape != tuple(shape):
+        raise ValueError(f"'{name}' must have shape {tuple(shape)}, got {array.shape}")
+
+
+def _finite_arrays(**arrays: Any) -> Dict[str, Any]:
+    """np.asarray of each argument (None kept); non-finite float values raise ValueError."""
+    out = {}
+    for name, value in arrays.items():
+        if value is not None:
+            value = np.asarray(value)
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"'{name}' contains NaN or infinity")
+        out[name] = value
+    return out
+
+
+def _sequence_mask(x: np.ndarray, mask: Any, lengths: Any) -> Optional[np.ndarray]:
+    """The (N, T) mask from ``mask`` or ``lengths`` (at most one of them)."""
+    if mask is not None and lengths is not None:
+        raise ValueError("pass either 'mask' or 'lengths', not both")
+    if lengths is None:
+        return None if mask is None else np.asarray(mask)
+    if x.ndim != 3:  # the core reports the rank error with the full expectation
+        return None
+    lengths = np.asarray(lengths)
+    batch, time = x.shape[:2]
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"'lengths' must hold integers, got dtype {lengths.dtype}")
+    if lengths.shape != (batch,):
+        raise ValueError(f"'lengths' must have shape (batch,) = ({batch},), got {lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > time):
+        raise ValueError(
+            f"'lengths' must lie in [0, time] = [0, {time}], got values from "
+            f"{lengths.min()} to {lengths.max()}"
+        )
+    return np.arange(time)[None, :] < lengths[:, None]
+
+
+def _recurrent_result(
+    cell: str,
+    forward: Tuple[Any, ...],
+    backward: Callable[..., Dict[str, np.ndarray]],
+    go_backwards: bool,
+) -> RecurrentResult:
+    if cell == "lstm":
+        y, h, c, cache = forward
+    else:
+        (y, h, cache), c = forward, None
+    output = h if y is None else y
+    return RecurrentResult(cell, output, h, c, cache, go_backwards, backward)
+
+
+def simple_rnn_forward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    h0: Optional[np.ndarray] = None,
+    mask: Optional[np.ndarray] = None,
+    lengths: Optional[np.ndarray] = None,
+    activation: str = "tanh",
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+) -> RecurrentResult:
+    """SimpleRNN over a sequence: ``h_t = act(x_t W + h_{t-1} U + b)``.
+
+    Args:
+        x: ``(N, T, F)`` inputs.
+        kernel: ``(F, H)``. recurrent_kernel: ``(H, H)``. bias: ``(H,)`` or ``None``.
+        h0: ``(N, H)`` initial state, zeros if ``None``.
+        mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        activation: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"hard_sigmoid"`` or ``"linear"``.
+        go_backwards: process the sequence from its last step.
+        return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
+
+    Returns:
+        RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
+    """
+    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
+    m = _sequence_mask(a["x"], mask, lengths)
+    forward = _core.simple_rnn_forward(
+        a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
+        activation, go_backwards, return_sequences,
+    )
+
+    def backward(dy=None, dh=None, dc=None):
+        return _core.simple_rnn_backward(
+            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m, forward[-1],
+            dy, dh, activation, go_backwards,
+        )
+
+    return _recurrent_result("simple_rnn", forward, backward, go_backwards)
+
+
+def lstm_forward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    h0: Optional[np.ndarray] = None,
+    c0: Optional[np.ndarray] = None,
+    peephole_kernel: Optional[np.ndarray] = None,
+    mask: Optional[np.ndarray] = None,
+    lengths: Optional[np.ndarray] = None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+) -> RecurrentResult:
+    """LSTM over a sequence, Keras' equations (gate blocks i, f, c, o).
+
+    ``i = ra(x W_i + h U_i + b_i)``, ``f``, ``o`` alike, ``g = act(x W_c + h U_c + b_c)``,
+    ``c_t = f c_{t-1} + i g``, ``h_t = o act(c_t)``; with ``peephole_kernel`` the gates i, f
+    also see ``c_{t-1}`` and o sees ``c_t`` (Gers & Schmidhuber).
+
+    Args:
+        x: ``(N, T, F)`` inputs.
+        kernel: ``(F, 4H)``. recurrent_kernel: ``(H, 4H)``. bias: ``(4H,)`` or ``None``.
+        h0, c0: ``(N, H)`` initial states, zeros if ``None``.
+        peephole_kernel: ``(3, H)`` peephole weights for i, f, o, or ``None``.
+        mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        activation: for the candidate and the cell output (``"tanh"``).
+        recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
+        go_backwards: process the sequence from its last step.
+        return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
+
+    Returns:
+        RecurrentResult; ``backward`` gives ``x, h0, c0, kernel, recurrent_kernel[, bias]
+        [, peephole_kernel]``.
+    """
+    a = _finite_arrays(
+        x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0, c0=c0,
+        peephole_kernel=peephole_kernel,
+    )
+    m = _sequence_mask(a["x"], mask, lengths)
+    forward = _core.lstm_forward(
+        a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], a["c0"],
+        a["peephole_kernel"], m, activation, recurrent_activation, go_backwards, return_sequences,
+    )
+
+    def backward(dy=None, dh=None, dc=None):
+        return _core.lstm_backward(
+            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["peephole_kernel"], m,
+            forward[-1], dy, dh, dc, activation, recurrent_activation, go_backwards,
+        )
+
+    return _recurrent_result("lstm", forward, backward, go_backwards)
+
+
+def gru_forward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    h0: Optional[np.ndarray] = None,
+    mask: Optional[np.ndarray] = None,
+    lengths: Optional[np.ndarray] = None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    reset_after: bool = True,
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+) -> RecurrentResult:
+    """GRU over a sequence, Keras' layout (gate blocks z, r, h).
+
+    ``z = ra(x W_z + h U_z + b_z)``, ``r`` alike, ``h_t = z h_{t-1} + (1 - z) h~`` with
+    ``h~ = act(x W_h + r * (h U_h + b_rh) + b_ih)`` if ``reset_after`` (Keras 3 and PyTorch),
+    else ``h~ = act(x W_h + (r * h) U_h + b_h)`` (Cho et al.).
+
+    Args:
+        x: ``(N, T, F)`` inputs.
+        kernel: ``(F, 3H)``. recurrent_kernel: ``(H, 3H)``.
+        bias: ``(2, 3H)`` (input and recurrent rows) if ``reset_after`` else ``(3H,)``; or ``None``.
+        h0: ``(N, H)`` initial state, zeros if ``None``.
+        mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        activation: for the candidate (``"tanh"``).
+        recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
+        reset_after: apply the reset gate after the recurrent matrix product.
+        go_backwards: process the sequence from its last step.
+        return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
+
+    Returns:
+        RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
+    """
+    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
+    m = _sequence_mask(a["x"], mask, lengths)
+    forward = _core.gru_forward(
+        a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
+        activation, recurrent_activation, reset_after, go_backwards, return_sequences,
+    )
+
+    def backward(dy=None, dh=None, dc=None):
+        return _core.gru_backward(
+            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m, forward[-1],
+            dy, dh, activation, recurrent_activation, reset_after, go_backwards,
+        )
+
+    return _recurrent_result("gru", forward, backward, go_backwards)
+
+
+def dense_forward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    activation: str = "linear",
+) -> DenseResult:
+    """Dense layer ``y = act(x W + b)`` on the last axis.
+
+    Args:
+        x: ``(N, F)`` or ``(N, T, F)`` (any leading axes).
+        kernel: ``(F, U)``. bias: ``(U,)`` or ``None``.
+        activation: ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"hard_sigmoid"``
+            or ``"softmax"`` (over the last axis).
+
+    Returns:
+        DenseResult with ``output`` of shape ``x.shape[:-1] + (U,)``; ``backward`` gives
+        ``x, kernel[, bias]``.
+    """
+    a = _finite_arrays(x=x, kernel=kernel, bias=bias)
+    y = _core.dense_forward(a["x"], a["kernel"], a["bias"], activation)
+
+    def backward(dy):
+        return _core.dense_backward(a["x"], a["kernel"], a["bias"], y, dy, activation)
+
+    return DenseResult(y, backward)
+
+
+# ----------------------------------------------------------------------------- single steps
+# One step is a sequence of length one: the same kernels, so the step and the sequence
+# can never disagree.
+
+
+@dataclass
+class StepResult:
+    """One recurrent step: ``output`` and ``h`` are ``(N, H)``, ``c`` (LSTM) too, and
+    ``gates`` maps each gate name to its ``(N, H)`` activation."""
+
+    output: np.ndarray
+    h: np.ndarray
+    c: Optional[np.ndarray]
+    gates: Dict[str, np.ndarray]
+    _sequence: RecurrentResult = field(repr=False)
+
+    @property
+    def outputs(self) -> Tuple[np.ndarray, ...]:
+        """``(h,)`` or, for LSTM, ``(h, c)``."""
+        return (self.h,) if self.c is None else (self.h, self.c)
+
+    def backward(
+        self, dh: Optional[np.ndarray] = None, dc: Optional[np.ndarray] = None
+    ) -> Dict[str, np.ndarray]:
+        """Gradients ``{"x", "h_prev", ["c_prev"], "kernel", ...}`` given those of ``h``, ``c``."""
+        grads = self._sequence.backward(dh=dh, dc=dc)
+        grads["x"] = grads["x"][:, 0]
+        grads["h_prev"] = grads.pop("h0")
+        if "c0" in grads:
+            grads["c_prev"] = grads.pop("c0")
+        return grads
+
+
+def _step(forward: Callable[..., RecurrentResult], x: np.ndarray, **kwargs: Any) -> StepResult:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"'x' must be 2-D (batch, features) for one step, got shape {x.shape}")
+    result = forward(x[:, None, :], return_sequences=False, **kwargs)
+    gates = {name: gate[:, 0] for name, gate in result.gates.items()}
+    return StepResult(result.h, result.h, result.c, gates, result)
+
+
+def simple_rnn_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh") -> StepResult:
+    """One SimpleRNN step. x ``(N, F)``, h_prev ``(N, H)``; weights as in simple_rnn_forward."""
+    return _step(simple_rnn_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel,
+                 bias=bias, h0=h_prev, activation=activation)
+
+
+def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias=None, *, peephole_kernel=None,
+              activation="tanh", recurrent_activation="sigmoid") -> StepResult:
+    """One LSTM step. x ``(N, F)``, h_prev and c_prev ``(N, H)``; weights as in lstm_forward."""
+    return _step(lstm_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+                 h0=h_prev, c0=c_prev, peephole_kernel=peephole_kernel, activation=activation,
+                 recurrent_activation=recurrent_activation)
+
+
+def gru_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh",
+             recurrent_activation="sigmoid", reset_after=True) -> StepResult:
+    """One GRU step. x ``(N, F)``, h_prev ``(N, H)``; weights as in gru_forward."""
+    return _step(gru_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+                 h0=h_prev, activation=activation, recurrent_activation=recurrent_activation,
+                 reset_after=reset_after)
