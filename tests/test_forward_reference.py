@@ -406,3 +406,33 @@ def test_step_helper_equals_first_step(ops, cfg, dtype):
     for name in GATES[kind]:
         np.testing.assert_allclose(s.gates[name], e.gates[name][:, 0], **tol,
                                    err_msg=f"gate {name}")
+
+
+# ---------------------------------------------------------------------------
+# Saturating pre-activations and non-contiguous inputs
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["fwd", "bwd"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CONFIG_IDS)
+def test_forward_float64_large_weights(ops, cfg, go_backwards):
+    """Weights scaled by 2 push pre-activations into the saturated / clipped
+    regions (hard_sigmoid's clip at +-3, relu's zero branch, tanh tails)."""
+    key, kind, options, peephole = cfg
+    case = make_case(key, kind, options, peephole, scale=2.0)
+    kw = dict(mask=HOLES.copy(), go_backwards=go_backwards)
+    assert_matches(run_ops(ops, kind, case, options, **kw),
+                   run_ref(kind, case, options, **kw), kind, True, TOL64)
+
+
+@pytest.mark.parametrize("cfg", CORE_CONFIGS, ids=[c[0] for c in CORE_CONFIGS])
+def test_non_contiguous_inputs(ops, cfg):
+    """Strided views and Fortran-ordered weights give the same result."""
+    key, kind, options, peephole = cfg
+    case = make_case(key, kind, options, peephole)
+    strided = {k: None if v is None else np.asfortranarray(v) for k, v in case.items()}
+    big = np.zeros((3, 10, 8))
+    big[:, ::2, ::2] = case["x"]
+    strided["x"] = big[:, ::2, ::2]
+    assert not strided["x"].flags.c_contiguous
+    kw = dict(lengths=LENGTHS.copy(), go_backwards=True)
+    assert_matches(run_ops(ops, kind, strided, options, **kw),
+                   run_ref(kind, case, options, **kw), kind, True, TOL64)
