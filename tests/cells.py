@@ -45,7 +45,7 @@ class Cell:
         return inputs
 
     def bind(self, **options):
-        return partial(self.forward, **self.options, **options)
+        return partial(self.forward, **{**self.options, **options})
 
 
 CELLS = [
