@@ -1,0 +1,64 @@
+"""Variable: a named weight array with its gradient, as layers and optimizers share it."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = ["Variable"]
+
+
+class Variable:
+    """A layer weight. ``value`` is the array (updated in place by optimizers); ``grad`` the
+    gradient of the last backward pass, same shape and dtype (``None`` before one).
+
+    Args:
+        value: initial array; copied, C-contiguous.
+        name: short name, e.g. ``"kernel"``.
+        path: unique path, e.g. ``"lstm/kernel"`` (defaults to ``name``).
+        trainable: whether optimizers update it.
+        regularizer: an ``rnnkit.regularizers`` object or ``None``.
+    """
+
+    def __init__(
+        self,
+        value: Any,
+        name: str,
+        path: Optional[str] = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+    ) -> None:
+        self.value = np.array(value, order="C")
+        self.name = name
+        self.path = path or name
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self.grad: Optional[np.ndarray] = None
+
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the value."""
+        return self.value.copy()
+
+    def assign(self, value: Any) -> None:
+        """Sets the value in place; the shape must match."""
+        value = np.asarray(value)
+        if value.shape != self.value.shape:
+            raise ValueError(
+                f"cannot assign a value of shape {value.shape} to variable '{self.path}' of shape {self.value.shape}"
+            )
+        self.value[...] = value
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype}>"
