@@ -132,7 +132,7 @@ def test_tampered_cache_is_rejected():
     cell = next(c for c in CELLS if c.name == "lstm")
     a = inputs(cell)
     y, h, c, cache = _core.lstm_forward(a["x"], a["kernel"], a["recurrent_kernel"], a["bias"])
-    args = (a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], None, None)
+    args = (a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], None, None, None)
     with pytest.raises(ValueError, match="'cache' has no field 'cell'"):
         _core.lstm_backward(*args, {k: v for k, v in cache.items() if k != "cell"})
     with pytest.raises(ValueError, match=re.escape(f"'gates' must have shape (batch, time, 4*units) = ({N}, {T}, {4 * H})")):

@@ -5,6 +5,8 @@ the 5-point stencil. Cells with kinks (relu, hard_sigmoid) take a step of 1e-5 i
 1e-3, so that no perturbation crosses a kink, under the same tolerance.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def check(cell, inputs, **options):
 @pytest.mark.parametrize("mask_mode", ["none", "lengths", "holes"])
 @pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
 def test_every_gradient_matches_finite_differences(cell, mask_mode, go_backwards, return_sequences):
-    rng = np.random.default_rng(abs(hash((cell.name, mask_mode))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{cell.name}-{mask_mode}".encode()))
     N, T, F, H = 3, 5, 4, 3
     inputs = cell.inputs(rng, N, T, F, H)
     report = check(cell, inputs, go_backwards=go_backwards, return_sequences=return_sequences,

@@ -221,7 +221,7 @@ Shape sequence_shape(const rnnkit::SequenceDims& d, Index width) { return {d.bat
 // ---------------------------------------------------------------- SimpleRNN
 
 py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
-                              py::handle bias, py::handle h0, py::handle mask,
+                              py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
                               const std::string& activation, bool go_backwards,
                               bool return_sequences) {
   const Checker check("simple_rnn_forward");
@@ -231,13 +231,14 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
     auto h0a = state<T>(check, "h0", h0, in.dims);
     const auto opts = options(check, activation, "sigmoid", go_backwards);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     std::optional<Array<T>> y;
     if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
     Array<T> h_last = empty<T>({d.batch, d.units});
     Array<T> gates = empty<T>(sequence_shape(d, d.units)), h_prev = empty<T>(sequence_shape(d, d.units));
     {
       py::gil_scoped_release nogil;
-      rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask),
+      rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
                                     {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
                                     mutable_data_or_null(y), h_last.mutable_data(),
                                     {gates.mutable_data(), h_prev.mutable_data()});
@@ -248,13 +249,14 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
 }
 
 py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
-                               py::handle bias, py::handle mask, py::handle cache, py::handle dy,
+                               py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
                                py::handle dh, const std::string& activation, bool go_backwards) {
   const Checker check("simple_rnn_backward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     const auto opts = options(check, activation, "sigmoid", go_backwards);
     const std::string seq = "(batch, time, units)";
     Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, d.units), seq);
@@ -268,7 +270,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
     {
       py::gil_scoped_release nogil;
       rnnkit::simple_rnn_backward<T>(
-          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask),
+          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
           {gates.mutable_data(), h_prev.mutable_data()},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
@@ -284,7 +286,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
 
 py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                         py::handle bias, py::handle h0, py::handle c0, py::handle peephole_kernel,
-                        py::handle mask, const std::string& activation,
+                        py::handle mask, py::handle recurrent_dropout_mask, const std::string& activation,
                         const std::string& recurrent_activation, bool go_backwards,
                         bool return_sequences) {
   const Checker check("lstm_forward");
@@ -292,6 +294,7 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     auto h0a = state<T>(check, "h0", h0, d), c0a = state<T>(check, "c0", c0, d);
     auto peephole = check.optional_array<T>("peephole_kernel", peephole_kernel, {3, d.units}, "(3, units)");
     const auto opts = options(check, activation, recurrent_activation, go_backwards);
@@ -303,7 +306,7 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
     {
       py::gil_scoped_release nogil;
       rnnkit::lstm_forward<T>(
-          d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask),
+          d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
           mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(),
           {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()});
@@ -314,7 +317,7 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
 }
 
 py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
-                         py::handle bias, py::handle peephole_kernel, py::handle mask,
+                         py::handle bias, py::handle peephole_kernel, py::handle mask, py::handle recurrent_dropout_mask,
                          py::handle cache, py::handle dy, py::handle dh, py::handle dc,
                          const std::string& activation, const std::string& recurrent_activation,
                          bool go_backwards) {
@@ -323,6 +326,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     auto peephole = check.optional_array<T>("peephole_kernel", peephole_kernel, {3, d.units}, "(3, units)");
     const auto opts = options(check, activation, recurrent_activation, go_backwards);
     const std::string seq = "(batch, time, units)";
@@ -342,7 +346,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
       py::gil_scoped_release nogil;
       rnnkit::lstm_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
-          data_or_null(in.mask),
+          data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
           {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()},
           {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
@@ -359,7 +363,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
 // ---------------------------------------------------------------- GRU
 
 py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
-                       py::handle bias, py::handle h0, py::handle mask,
+                       py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
                        const std::string& activation, const std::string& recurrent_activation,
                        bool reset_after, bool go_backwards, bool return_sequences) {
   const Checker check("gru_forward");
@@ -367,6 +371,7 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     auto h0a = state<T>(check, "h0", h0, d);
     const auto opts = options(check, activation, recurrent_activation, go_backwards);
     std::optional<Array<T>> y;
@@ -377,7 +382,7 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
     {
       py::gil_scoped_release nogil;
       rnnkit::gru_forward<T>(
-          d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask),
+          d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           mutable_data_or_null(y), h_last.mutable_data(),
           {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()});
@@ -388,7 +393,7 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
 }
 
 py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
-                        py::handle bias, py::handle mask, py::handle cache, py::handle dy,
+                        py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
                         py::handle dh, const std::string& activation,
                         const std::string& recurrent_activation, bool reset_after,
                         bool go_backwards) {
@@ -397,6 +402,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
     const auto& d = in.dims;
+    auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     const auto opts = options(check, activation, recurrent_activation, go_backwards);
     const std::string seq = "(batch, time, units)";
     Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, 3 * d.units), "(batch, time, 3*units)");
@@ -411,7 +417,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     {
       py::gil_scoped_release nogil;
       rnnkit::gru_backward<T>(
-          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask),
+          d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
@@ -509,24 +515,24 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "rnnkit's C++ core. Use rnnkit.ops, which documents shapes and fills defaults.";
   const auto none = py::none();
   m.def("simple_rnn_forward", &simple_rnn_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
-        "bias"_a = none, "h0"_a = none, "mask"_a = none, "activation"_a = "tanh",
+        "bias"_a = none, "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",
         "go_backwards"_a = false, "return_sequences"_a = true);
   m.def("simple_rnn_backward", &simple_rnn_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
-        "bias"_a, "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
+        "bias"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "go_backwards"_a = false);
   m.def("lstm_forward", &lstm_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
-        "h0"_a = none, "c0"_a = none, "peephole_kernel"_a = none, "mask"_a = none,
+        "h0"_a = none, "c0"_a = none, "peephole_kernel"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none,
         "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false,
         "return_sequences"_a = true);
   m.def("lstm_backward", &lstm_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
-        "peephole_kernel"_a, "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "dc"_a = none,
+        "peephole_kernel"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "dc"_a = none,
         "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false);
   m.def("gru_forward", &gru_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
-        "h0"_a = none, "mask"_a = none, "activation"_a = "tanh",
+        "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false,
         "return_sequences"_a = true);
   m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
-        "mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
+        "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
   m.def("dense_forward", &dense_forward, "x"_a, "kernel"_a, "bias"_a = none,
         "activation"_a = "linear");

@@ -7,6 +7,7 @@
 //   a = x_t W + b,  z = ra(a_z + h_{t-1} U_z),  r = ra(a_r + h_{t-1} U_r)
 //   h~ = act(a_h + (r * h_{t-1}) U_h)
 // both:  h_t = z * h_{t-1} + (1 - z) * h~
+// Under recurrent dropout every h_{t-1} above is h_{t-1} * m (Keras).
 //
 // Backward, with dh the gradient reaching h_t:
 //   da_h = dh * (1 - z) * act'(h~),  da_z = dh * (h_{t-1} - h~) * ra'(z)
@@ -23,38 +24,39 @@ namespace rnnkit {
 
 template <typename T>
 void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                 const T* h0, const std::uint8_t* mask, const GruWeights<T>& weights, T* y,
+                 const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const GruWeights<T>& weights, T* y,
                  T* h_last, const GruCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 3 * H;
   // reset_after's bias row 0 is the input bias; row 1, the recurrent one, is added to q.
   detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   Matrix<T> h = detail::initial_state(h0, N, H);
-  Matrix<T> h_next(N, H);
+  Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   Matrix<T> q(weights.reset_after ? N : 0, G);  // h_{t-1} U + b_rec
   for (Index s = 0; s < dims.time; ++s) {
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
     auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
-    detail::step_rows(cache.h_prev, dims, H, t) = h;
+    const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
+    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
     auto zr = a.leftCols(2 * H);
     auto r = a.middleCols(H, H), candidate = a.middleCols(2 * H, H);
     if (weights.reset_after) {
-      q.noalias() = h * recurrent_kernel;
+      q.noalias() = h_in * recurrent_kernel;
       if (weights.bias != nullptr) q.rowwise() += ConstRowVectorMap<T>(weights.bias + G, G);
       zr += q.leftCols(2 * H);
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent = q.rightCols(H);
       candidate.array() += r.array() * hh_recurrent.array();
     } else {
-      zr.noalias() += h * recurrent_kernel.leftCols(2 * H);
+      zr.noalias() += h_in * recurrent_kernel.leftCols(2 * H);
       apply_activation(options.recurrent_activation, zr);
-      hh_recurrent.array() = r.array() * h.array();
+      hh_recurrent.array() = r.array() * h_in.array();
       candidate.noalias() += hh_recurrent * recurrent_kernel.rightCols(H);
     }
     apply_activation(options.activation, candidate);
     const auto z = a.leftCols(H);
-    h_next.array() = z.array() * h.array() + (T(1) - z.array()) * candidate.array();
+    h_next.array() = z.array() * h_in.array() + (T(1) - z.array()) * candidate.array();
     detail::carry_masked_rows(mask, dims, t, h_next, h);  // masked samples keep h
     h.swap(h_next);
     if (y != nullptr) detail::step_rows(y, dims, H, s) = h;
@@ -64,7 +66,7 @@ void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, cons
 
 template <typename T>
 void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                  const T* dh_last, const T* x, const std::uint8_t* mask,
+                  const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                   const GruWeights<T>& weights, const GruCache<T>& cache,
                   const GruGradients<T>& grads) {
   const Index N = dims.batch, H = dims.units, G = 3 * H, rows = N * dims.time;
@@ -109,6 +111,7 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
       dh_prev.array() += d_rh.array() * r.array();
     }
     dh_prev.array() += dh.array() * z.array();          // through h_t = z * h_{t-1} + ...
+    detail::drop_state_gradient(dh_prev, recurrent_mask);
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);  // masked: gradient passes through
     dh.swap(dh_prev);
   }
@@ -137,10 +140,10 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
 
 #define RNNKIT_INSTANTIATE(T)                                                                 \
   template void gru_forward<T>(const SequenceDims&, const RecurrentOptions&, const T*,        \
-                               const T*, const std::uint8_t*, const GruWeights<T>&, T*, T*,   \
+                               const T*, const std::uint8_t*, const T*, const GruWeights<T>&, T*, T*,   \
                                const GruCache<T>&);                                           \
   template void gru_backward<T>(const SequenceDims&, const RecurrentOptions&, const T*,       \
-                                const T*, const T*, const std::uint8_t*, const GruWeights<T>&, \
+                                const T*, const T*, const std::uint8_t*, const T*, const GruWeights<T>&, \
                                 const GruCache<T>&, const GruGradients<T>&);
 RNNKIT_INSTANTIATE(float)
 RNNKIT_INSTANTIATE(double)

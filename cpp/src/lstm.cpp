@@ -6,7 +6,8 @@
 //   o = ra(a_o [+ p_o * c_t])
 //   h_t = o * act(c_t)
 // ra = recurrent_activation (sigmoid), act = activation (tanh); [.] are the optional
-// peephole terms (Gers & Schmidhuber), p = peephole_kernel rows i, f, o.
+// peephole terms (Gers & Schmidhuber), p = peephole_kernel rows i, f, o. Under recurrent
+// dropout the step reads h_{t-1} * m instead of h_{t-1} (Keras); c is never dropped.
 //
 // Backward, with dh, dc the gradients reaching h_t and c_t:
 //   da_o = dh * act(c_t) * ra'(o)
@@ -22,7 +23,7 @@ namespace rnnkit {
 
 template <typename T>
 void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                  const T* h0, const T* c0, const std::uint8_t* mask,
+                  const T* h0, const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
                   const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
                   const LstmCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 4 * H;
@@ -31,14 +32,15 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
   ConstMatrixMap<T> peephole(weights.peephole_kernel, weights.peephole_kernel ? 3 : 0, H);
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> c = detail::initial_state(c0, N, H);
-  Matrix<T> h_next(N, H);
+  Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   for (Index s = 0; s < dims.time; ++s) {
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
     auto c_next = detail::step_rows(cache.cell, dims, H, t);
-    detail::step_rows(cache.h_prev, dims, H, t) = h;
+    const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
+    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
     detail::step_rows(cache.c_prev, dims, H, t) = c;
-    a.noalias() += h * recurrent_kernel;
+    a.noalias() += h_in * recurrent_kernel;
     auto i = a.middleCols(0, H), f = a.middleCols(H, H), g = a.middleCols(2 * H, H),
          o = a.middleCols(3 * H, H);
     if (weights.peephole_kernel != nullptr) {
@@ -68,7 +70,7 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
 
 template <typename T>
 void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask,
+                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                    const LstmWeights<T>& weights, const LstmCache<T>& cache,
                    const LstmGradients<T>& grads) {
   const Index N = dims.batch, H = dims.units, G = 4 * H, rows = N * dims.time;
@@ -111,6 +113,7 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
     }
     detail::zero_masked_rows(mask, dims, t, da);
     dh_prev.noalias() = da * recurrent_kernel.transpose();  // dh_{t-1} = da U^T
+    detail::drop_state_gradient(dh_prev, recurrent_mask);
     // Masked samples pass both gradients straight through the step.
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);
     detail::carry_masked_rows(mask, dims, t, dc_prev, dc);
@@ -134,10 +137,10 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
 
 #define RNNKIT_INSTANTIATE(T)                                                                 \
   template void lstm_forward<T>(const SequenceDims&, const RecurrentOptions&, const T*,       \
-                                const T*, const T*, const std::uint8_t*, const LstmWeights<T>&, \
+                                const T*, const T*, const std::uint8_t*, const T*, const LstmWeights<T>&, \
                                 T*, T*, T*, const LstmCache<T>&);                             \
   template void lstm_backward<T>(const SequenceDims&, const RecurrentOptions&, const T*,      \
-                                 const T*, const T*, const T*, const std::uint8_t*,           \
+                                 const T*, const T*, const T*, const std::uint8_t*, const T*,           \
                                  const LstmWeights<T>&, const LstmCache<T>&,                  \
                                  const LstmGradients<T>&);
 RNNKIT_INSTANTIATE(float)

@@ -70,6 +70,23 @@ void input_gradients(const SequenceDims& dims, Index width, const T* x, const T*
   if (dbias != nullptr) RowVectorMap<T>(dbias, width) = dgates.colwise().sum();
 }
 
+// The state a step reads: h itself, or h * m under recurrent dropout (m is (N, H), fixed
+// over time, Keras' recurrent_dropout mask already scaled by 1 / (1 - rate)).
+template <typename T>
+const Matrix<T>& dropped_state(const Matrix<T>& h, const T* recurrent_mask, Matrix<T>& scratch) {
+  if (recurrent_mask == nullptr) return h;
+  scratch.array() = h.array() * ConstMatrixMap<T>(recurrent_mask, h.rows(), h.cols()).array();
+  return scratch;
+}
+
+// Backward of dropped_state: dh = dh_in * m.
+template <typename T>
+void drop_state_gradient(Matrix<T>& dh, const T* recurrent_mask) {
+  if (recurrent_mask != nullptr) {
+    dh.array() *= ConstMatrixMap<T>(recurrent_mask, dh.rows(), dh.cols()).array();
+  }
+}
+
 // Copies an optional (N, H) state, or zeros where the caller passed none.
 template <typename T>
 Matrix<T> initial_state(const T* state, Index rows, Index cols) {

@@ -2,6 +2,7 @@
 //
 //   a_t = x_t W + h_{t-1} U + b        W (F, H), U (H, H), b (H,)
 //   h_t = act(a_t)
+// Under recurrent dropout the step reads h_{t-1} * m instead of h_{t-1} (Keras).
 //
 // Backward, with dh_t the gradient reaching h_t (from y_t and from step t+1):
 //   da_t      = dh_t * act'(a_t)              (from the stored h_t)
@@ -15,17 +16,19 @@ namespace rnnkit {
 
 template <typename T>
 void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                        const T* h0, const std::uint8_t* mask, const SimpleRnnWeights<T>& weights,
+                        const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
                         T* y, T* h_last, const SimpleRnnCache<T>& cache) {
   const Index H = dims.units;
   detail::project_inputs(dims, H, x, weights.kernel, weights.bias, cache.gates);
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
   Matrix<T> h = detail::initial_state(h0, dims.batch, H);
+  Matrix<T> h_dropped(recurrent_mask ? dims.batch : 0, H);
   for (Index s = 0; s < dims.time; ++s) {
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, H, t);
-    detail::step_rows(cache.h_prev, dims, H, t) = h;
-    a.noalias() += h * recurrent_kernel;
+    const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
+    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
+    a.noalias() += h_in * recurrent_kernel;
     apply_activation(options.activation, a);
     // Masked samples keep h; the others take the new state.
     detail::carry_masked_rows(mask, dims, t, a, h);
@@ -37,7 +40,7 @@ void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& option
 
 template <typename T>
 void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                         const T* dh_last, const T* x, const std::uint8_t* mask,
+                         const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                          const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
                          const SimpleRnnGradients<T>& grads) {
   const Index N = dims.batch, H = dims.units;
@@ -54,6 +57,7 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
                            detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
     detail::zero_masked_rows(mask, dims, t, da);
     dh_prev.noalias() = da * recurrent_kernel.transpose();  // dh_{t-1} = da U^T
+    detail::drop_state_gradient(dh_prev, recurrent_mask);
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);   // masked: gradient passes through
     dh.swap(dh_prev);
   }
@@ -65,11 +69,11 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
 
 #define RNNKIT_INSTANTIATE(T)                                                                 \
   template void simple_rnn_forward<T>(const SequenceDims&, const RecurrentOptions&, const T*, \
-                                      const T*, const std::uint8_t*,                          \
+                                      const T*, const std::uint8_t*, const T*,                          \
                                       const SimpleRnnWeights<T>&, T*, T*,                     \
                                       const SimpleRnnCache<T>&);                              \
   template void simple_rnn_backward<T>(const SequenceDims&, const RecurrentOptions&,          \
-                                       const T*, const T*, const T*, const std::uint8_t*,     \
+                                       const T*, const T*, const T*, const std::uint8_t*, const T*,     \
                                        const SimpleRnnWeights<T>&, const SimpleRnnCache<T>&,  \
                                        const SimpleRnnGradients<T>&);
 RNNKIT_INSTANTIATE(float)

@@ -199,6 +199,7 @@ def simple_rnn_forward(
     h0: Optional[np.ndarray] = None,
     mask: Optional[np.ndarray] = None,
     lengths: Optional[np.ndarray] = None,
+    recurrent_dropout_mask: Optional[np.ndarray] = None,
     activation: str = "tanh",
     go_backwards: bool = False,
     return_sequences: bool = True,
@@ -210,6 +211,9 @@ def simple_rnn_forward(
         kernel: ``(F, H)``. recurrent_kernel: ``(H, H)``. bias: ``(H,)`` or ``None``.
         h0: ``(N, H)`` initial state, zeros if ``None``.
         mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
+            ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
+            recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
         activation: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"hard_sigmoid"`` or ``"linear"``.
         go_backwards: process the sequence from its last step.
         return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
@@ -217,17 +221,18 @@ def simple_rnn_forward(
     Returns:
         RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
     """
-    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
+    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0,
+                       recurrent_dropout_mask=recurrent_dropout_mask)
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.simple_rnn_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
-        activation, go_backwards, return_sequences,
+        a["recurrent_dropout_mask"], activation, go_backwards, return_sequences,
     )
 
     def backward(dy=None, dh=None, dc=None):
         return _core.simple_rnn_backward(
-            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m, forward[-1],
-            dy, dh, activation, go_backwards,
+            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
+            a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, go_backwards,
         )
 
     return _recurrent_result("simple_rnn", forward, backward, go_backwards)
@@ -244,6 +249,7 @@ def lstm_forward(
     peephole_kernel: Optional[np.ndarray] = None,
     mask: Optional[np.ndarray] = None,
     lengths: Optional[np.ndarray] = None,
+    recurrent_dropout_mask: Optional[np.ndarray] = None,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     go_backwards: bool = False,
@@ -261,6 +267,9 @@ def lstm_forward(
         h0, c0: ``(N, H)`` initial states, zeros if ``None``.
         peephole_kernel: ``(3, H)`` peephole weights for i, f, o, or ``None``.
         mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
+            ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
+            recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
         activation: for the candidate and the cell output (``"tanh"``).
         recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
         go_backwards: process the sequence from its last step.
@@ -272,18 +281,19 @@ def lstm_forward(
     """
     a = _finite_arrays(
         x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0, c0=c0,
-        peephole_kernel=peephole_kernel,
+        peephole_kernel=peephole_kernel, recurrent_dropout_mask=recurrent_dropout_mask,
     )
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.lstm_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], a["c0"],
-        a["peephole_kernel"], m, activation, recurrent_activation, go_backwards, return_sequences,
+        a["peephole_kernel"], m, a["recurrent_dropout_mask"], activation, recurrent_activation,
+        go_backwards, return_sequences,
     )
 
     def backward(dy=None, dh=None, dc=None):
         return _core.lstm_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["peephole_kernel"], m,
-            forward[-1], dy, dh, dc, activation, recurrent_activation, go_backwards,
+            a["recurrent_dropout_mask"], forward[-1], dy, dh, dc, activation, recurrent_activation, go_backwards,
         )
 
     return _recurrent_result("lstm", forward, backward, go_backwards)
@@ -298,6 +308,7 @@ def gru_forward(
     h0: Optional[np.ndarray] = None,
     mask: Optional[np.ndarray] = None,
     lengths: Optional[np.ndarray] = None,
+    recurrent_dropout_mask: Optional[np.ndarray] = None,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     reset_after: bool = True,
@@ -316,6 +327,9 @@ def gru_forward(
         bias: ``(2, 3H)`` (input and recurrent rows) if ``reset_after`` else ``(3H,)``; or ``None``.
         h0: ``(N, H)`` initial state, zeros if ``None``.
         mask: ``(N, T)`` bool, ``False`` where a step is padding. lengths: ``(N,)`` ints.
+        recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
+            ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
+            recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
         activation: for the candidate (``"tanh"``).
         recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
         reset_after: apply the reset gate after the recurrent matrix product.
@@ -325,17 +339,19 @@ def gru_forward(
     Returns:
         RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
     """
-    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
+    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0,
+                       recurrent_dropout_mask=recurrent_dropout_mask)
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.gru_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
-        activation, recurrent_activation, reset_after, go_backwards, return_sequences,
+        a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences,
     )
 
     def backward(dy=None, dh=None, dc=None):
         return _core.gru_backward(
-            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m, forward[-1],
-            dy, dh, activation, recurrent_activation, reset_after, go_backwards,
+            a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
+            a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, recurrent_activation,
+            reset_after, go_backwards,
         )
 
     return _recurrent_result("gru", forward, backward, go_backwards)

@@ -37,13 +37,13 @@ struct GruGradients {
 // y (N, T, H) in processing order, or null; h_last (N, H). h0 may be null (zeros).
 template <typename T>
 void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                 const T* h0, const std::uint8_t* mask, const GruWeights<T>& weights, T* y,
+                 const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const GruWeights<T>& weights, T* y,
                  T* h_last, const GruCache<T>& cache);
 
 // dy (N, T, H) in processing order, or null; dh_last (N, H) or null.
 template <typename T>
 void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                  const T* dh_last, const T* x, const std::uint8_t* mask,
+                  const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                   const GruWeights<T>& weights, const GruCache<T>& cache,
                   const GruGradients<T>& grads);
 

@@ -39,14 +39,14 @@ struct LstmGradients {
 // y (N, T, H) in processing order, or null; h_last, c_last (N, H). h0, c0 may be null (zeros).
 template <typename T>
 void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                  const T* h0, const T* c0, const std::uint8_t* mask,
+                  const T* h0, const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
                   const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
                   const LstmCache<T>& cache);
 
 // dy (N, T, H) in processing order, or null; dh_last, dc_last (N, H) or null.
 template <typename T>
 void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask,
+                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                    const LstmWeights<T>& weights, const LstmCache<T>& cache,
                    const LstmGradients<T>& grads);
 

@@ -33,13 +33,13 @@ struct SimpleRnnGradients {
 // y (N, T, H) in processing order, or null; h_last (N, H). h0 may be null (zeros).
 template <typename T>
 void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                        const T* h0, const std::uint8_t* mask, const SimpleRnnWeights<T>& weights,
+                        const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
                         T* y, T* h_last, const SimpleRnnCache<T>& cache);
 
 // dy (N, T, H) in processing order, or null; dh_last (N, H) or null.
 template <typename T>
 void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                         const T* dh_last, const T* x, const std::uint8_t* mask,
+                         const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
                          const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
                          const SimpleRnnGradients<T>& grads);
 
