@@ -1,12 +1,7 @@
-"""rnnkit: recurrent networks (SimpleRNN, LSTM, GRU) with a fast C++ core.
+"""rnnkit: recurrent networks (SimpleRNN, LSTM, GRU) with a fast C++ core and a Keras-like API."""
 
-``rnnkit.ops`` holds the differentiable forward/backward operations on NumPy arrays;
-``rnnkit.gradcheck`` checks any forward/backward pair against finite differences.
-"""
-
-from . import ops
+from . import activations, config, initializers, layers, ops, regularizers, utils
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .layers import GRU, LSTM, Dense, Dropout, Input, InputLayer, Layer, SimpleRNN
 
 __version__ = "0.1.0"
-
-__all__ = ["ops", "gradcheck", "GradcheckReport", "GradcheckError", "__version__"]

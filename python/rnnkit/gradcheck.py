@@ -15,8 +15,9 @@ output and every entry of it takes part.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -103,6 +104,46 @@ def _evaluate(fn: Callable[..., Any], inputs: Mapping[str, Any]) -> Tuple[Tuple[
     return tuple(np.asarray(o, dtype=np.float64) for o in outputs), backward
 
 
+@contextmanager
+def _float64_weights(target: Any) -> Iterator[None]:
+    """Runs a layer or model in float64 for the check, then restores its weights exactly."""
+    layers = list(getattr(target, "layers", [target]))
+    saved = [(layer, layer.dtype, [v.value for v in layer.weights]) for layer in layers]
+    for layer in layers:
+        layer.dtype = "float64"
+        for variable in layer.weights:
+            variable.value = variable.value.astype(np.float64)
+    try:
+        yield
+    finally:
+        for layer, dtype, values in saved:
+            layer.dtype = dtype
+            for variable, value in zip(layer.weights, values):
+                variable.value = value
+
+
+def _layer_function(target: Any) -> Callable[..., Any]:
+    """``fn(x=..., <weight path>=...)`` for a layer or model: its forward in training mode
+    and its backward, giving the gradients of x and of every weight."""
+    for layer in getattr(target, "layers", [target]):
+        if getattr(layer, "dropout", 0) or getattr(layer, "recurrent_dropout", 0) or getattr(layer, "rate", 0):
+            raise ValueError(f"gradcheck: layer '{layer.name}' drops units at random while training; "
+                             "set its dropout rates to 0 for the check")
+
+    def fn(x: np.ndarray, **weights: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable]:
+        forward = getattr(target, "forward", None) or target.call
+        y = forward(x, training=True)
+        outputs = tuple(y) if isinstance(y, list) else (y,)
+
+        def backward(dy: np.ndarray, *dstates: np.ndarray) -> Dict[str, np.ndarray]:
+            dx = target.backward(dy, dstates) if dstates else target.backward(dy)
+            return {"x": dx} | {v.path: v.grad for v in target.weights}
+
+        return outputs, backward
+
+    return fn
+
+
 def gradcheck(
     fn: Callable[..., Any],
     inputs: Mapping[str, Any],
@@ -118,7 +159,9 @@ def gradcheck(
     """Checks the analytic gradients of ``fn`` against central finite differences in float64.
 
     Args:
-        fn: called as ``fn(**inputs)``; returns an object with ``.outputs`` (a tuple of
+        fn: an rnnkit layer or model, checked with respect to ``inputs["x"]`` and every
+            weight (in float64, its weights restored afterwards); or a function called as
+            ``fn(**inputs)``; returns an object with ``.outputs`` (a tuple of
             arrays) and ``.backward(*output_grads)`` returning a dict of gradients keyed by
             input name (every ``rnnkit.ops`` forward result qualifies), or a pair
             ``(outputs, backward)`` with the same meaning.
@@ -138,15 +181,32 @@ def gradcheck(
     """
     if order not in _STENCILS:
         raise ValueError(f"gradcheck: 'order' must be 2 or 4, got {order!r}")
+    if not isinstance(inputs, Mapping):
+        raise TypeError(f"gradcheck: 'inputs' must be a dict name -> array, got {type(inputs).__name__}")
+    if hasattr(fn, "weights") and hasattr(fn, "backward"):
+        if set(inputs) != {"x"}:
+            raise ValueError(f"gradcheck of a layer or model takes inputs {{'x': array}}, got keys {sorted(inputs)}")
+        x = np.array(inputs["x"], dtype=np.float64)
+        if not getattr(fn, "built", False):
+            fn.build((None,) + x.shape[1:])
+        with _float64_weights(fn):
+            # The weights' own arrays are perturbed in place, so the layer sees every change.
+            weights = {v.path: v.value for v in fn.weights}
+            return _check(_layer_function(fn), {"x": x, **weights}, wrt, order, eps, atol, rtol, seed,
+                          raise_exception, copy=False)
+    return _check(fn, inputs, wrt, order, eps, atol, rtol, seed, raise_exception, copy=True)
+
+
+def _check(fn: Callable[..., Any], inputs: Mapping[str, Any], wrt: Optional[Sequence[str]], order: int,
+           eps: Optional[float], atol: float, rtol: float, seed: int, raise_exception: bool,
+           copy: bool) -> GradcheckReport:
     if eps is None:
         eps = 1e-6 if order == 2 else 1e-3
     stencil = _STENCILS[order]
-    if not isinstance(inputs, Mapping):
-        raise TypeError(f"gradcheck: 'inputs' must be a dict name -> array, got {type(inputs).__name__}")
     values: Dict[str, Any] = {}
     for name, value in inputs.items():
         if isinstance(value, (np.ndarray, list, tuple, float)) and np.asarray(value).dtype.kind == "f":
-            values[name] = np.array(value, dtype=np.float64)
+            values[name] = np.array(value, dtype=np.float64) if copy else np.asarray(value, dtype=np.float64)
         else:
             values[name] = value
     floats = [name for name, value in values.items() if isinstance(value, np.ndarray) and value.dtype == np.float64]

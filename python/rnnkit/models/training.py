@@ -1,0 +1,304 @@
+"""compile, fit, evaluate and predict, as Keras 3 has them; the Sequential model mixes this in."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .. import callbacks as callbacks_module
+from .. import losses, metrics as metrics_module, optimizers, utils
+from . import data
+
+__all__ = ["Trainer"]
+
+Logs = Dict[str, float]
+
+
+class Trainer:
+    """Training for a model with ``forward``, ``backward``, ``trainable_weights``,
+    ``regularization_loss``, ``build`` and ``output_shape``."""
+
+    def __init__(self) -> None:
+        self.optimizer: Optional[optimizers.Optimizer] = None
+        self.loss: Optional[losses.Loss] = None
+        self.compiled = False
+        self.stop_training = False
+        self.history: Optional[callbacks_module.History] = None
+        self._metric_identifiers: List[Any] = []
+        self._metrics: Optional[List[metrics_module.Metric]] = None
+        self._compile_config: Optional[Dict[str, Any]] = None
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Sequence[Any]] = None,
+                loss_weights: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+        """Sets the optimizer, the loss and the metrics.
+
+        Args:
+            optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adamw"``, ``"adagrad"``)
+                or an ``rnnkit.optimizers`` object.
+            loss: a name (``"mse"``, ``"binary_crossentropy"``, ...) or an ``rnnkit.losses`` object.
+            metrics: names (``"accuracy"``, ``"mae"``, ...) or ``rnnkit.metrics`` objects.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
+                Keras compatibility; rnnkit always runs its C++ kernels directly.
+        """
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse'")
+        if loss_weights is not None or weighted_metrics is not None:
+            raise ValueError("loss_weights and weighted_metrics apply to multi-output models, which "
+                             "rnnkit's Sequential is not")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        self._loss_identifier = loss
+        self._metric_identifiers = list(metrics or [])
+        for identifier in self._metric_identifiers:  # unknown names fail here, not mid-fit
+            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
+                metrics_module.get(identifier)
+        self._metrics = None
+        self.compiled = True
+        self._compile_config = {
+            "optimizer": optimizers.serialize(self.optimizer),
+            "loss": loss if isinstance(loss, str) else losses.serialize(self.loss),
+            "metrics": [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": m.get_config()}
+                        for m in self._metric_identifiers],
+        }
+
+    def _require_compiled(self) -> None:
+        if not self.compiled:
+            raise ValueError("You must call `compile()` before using the model for training or evaluation")
+
+    @property
+    def metrics_names(self) -> List[str]:
+        return ["loss"] + [m.name for m in self._metrics or []]
+
+    def _resolve_metrics(self, y: np.ndarray) -> List[metrics_module.Metric]:
+        """Metrics resolve on first use: 'accuracy' depends on the loss and the shapes."""
+        if self._metrics is None:
+            output_shape = tuple(1 if d is None else d for d in self.output_shape)
+            y_pred = np.zeros(output_shape, dtype=np.float32)
+            self._metrics = [metrics_module.get(m, loss=self._loss_identifier, y_true=y[:1], y_pred=y_pred)
+                             for m in self._metric_identifiers]
+        return self._metrics
+
+    # ------------------------------------------------------------------ inputs
+    def _prepare(self, x: Any, y: Any = None, sample_weight: Any = None,
+                 class_weight: Optional[Dict[int, float]] = None) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+        """Checks x, y and weights before any C++ work, and builds the model if needed."""
+        dtype = self._layers[0].dtype if getattr(self, "_layers", None) else None
+        x = data.as_array("x", x, dtype)
+        y = None if y is None else data.as_array("y", y)
+        if sample_weight is not None:
+            sample_weight = data.as_array("sample_weight", sample_weight, "float64")
+        data.check_same_length(x=x, y=y, sample_weight=sample_weight)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        self._check_input(x)
+        if y is not None:
+            self._check_targets(y)
+            if class_weight is not None:
+                weights = data.class_sample_weights(y, class_weight)
+                sample_weight = weights if sample_weight is None else sample_weight * weights
+        return x, y, sample_weight
+
+    def _check_targets(self, y: np.ndarray) -> None:
+        if isinstance(self.loss, losses.SparseCategoricalCrossentropy):
+            classes = self.output_shape[-1]
+            if y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0)):
+                raise ValueError("sparse_categorical_crossentropy needs integer class labels in y, got fractions")
+            bad = (y < 0) | (y >= classes)
+            if bad.any():
+                raise ValueError(f"labels must lie in [0, {classes}) for the model's {classes} outputs, "
+                                 f"got {y[bad].flat[0]!r}")
+
+    # ------------------------------------------------------------------ steps
+    def _train_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
+        y_pred = self.forward(x, training=True)
+        loss, dy = self.loss.value_and_grad(y, y_pred, sample_weight)
+        loss += self.regularization_loss()
+        self.backward(dy.astype(y_pred.dtype, copy=False))
+        variables = self.trainable_weights
+        for v in variables:
+            if v.regularizer is not None:
+                v.grad = v.grad + v.regularizer.gradient(v.value)
+        self.optimizer.apply([v.grad for v in variables], variables)
+        for metric in self._resolve_metrics(y):
+            metric.update_state(y, y_pred, sample_weight)
+        return float(loss)
+
+    def _test_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
+        y_pred = self.forward(x, training=False)
+        loss = self.loss(y, y_pred, sample_weight) + self.regularization_loss()
+        for metric in self._resolve_metrics(y):
+            metric.update_state(y, y_pred, sample_weight)
+        return float(loss)
+
+    def _reset_metrics(self, y: np.ndarray) -> None:
+        for metric in self._resolve_metrics(y):
+            metric.reset_state()
+
+    def _logs(self, loss: float) -> Logs:
+        logs = {"loss": loss}
+        logs.update({m.name: float(m.result()) for m in self._metrics or []})
+        return logs
+
+    def _callback_list(self, user: Any, verbose: int, **params: Any) -> callbacks_module.CallbackList:
+        user = list(user or [])
+        extra = [callbacks_module.ProgbarLogger()] if verbose and not any(
+            isinstance(c, callbacks_module.ProgbarLogger) for c in user) else []
+        return callbacks_module.CallbackList(extra + user, model=self, verbose=verbose, **params)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Union[str, int] = "auto", callbacks: Optional[Sequence[Any]] = None,
+            validation_split: float = 0.0, validation_data: Optional[Tuple[Any, ...]] = None,
+            shuffle: bool = True, class_weight: Optional[Dict[int, float]] = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None, validation_batch_size: Optional[int] = None,
+            validation_freq: int = 1) -> callbacks_module.History:
+        """Trains the model, as Keras' fit.
+
+        Args:
+            x: ``(N, ...)`` inputs, e.g. ``(N, T, F)``. y: ``(N, ...)`` targets.
+            batch_size: samples per step (32). epochs: passes over the data.
+            verbose: ``"auto"``/1 a progress bar per epoch, 2 one line per epoch, 0 silent.
+            callbacks: ``rnnkit.callbacks`` objects.
+            validation_split: fraction of the data, taken from the end before shuffling,
+                held out for validation. validation_data: ``(x_val, y_val[, sample_weight])``.
+            shuffle: shuffle the training samples every epoch.
+            class_weight: ``{class: weight}`` multiplying each sample's loss.
+            sample_weight: ``(N,)`` per-sample loss weights.
+            initial_epoch: epoch to start from (to resume training).
+            steps_per_epoch: at most this many batches per epoch.
+            validation_freq: validate every this many epochs.
+
+        Returns:
+            History, whose ``.history`` maps ``loss``, each metric and ``val_*`` to lists.
+        """
+        self._require_compiled()
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        if y is None:
+            raise ValueError("fit needs targets y")
+        if validation_data is None and validation_split > 0:
+            split = int(len(x) * (1 - validation_split))
+            if split == 0 or split == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
+                                 f"out of {len(x)}")
+            validation_data = (x[split:], y[split:]) + ((sample_weight[split:],) if sample_weight is not None else ())
+            x, y = x[:split], y[:split]
+            sample_weight = sample_weight[:split] if sample_weight is not None else None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            validation_data = self._prepare(*validation_data)
+
+        batch_size = int(batch_size or 32)
+        steps = -(-len(x) // batch_size) if steps_per_epoch is None else min(steps_per_epoch, -(-len(x) // batch_size))
+        verbose = 1 if verbose == "auto" else int(verbose)
+        self.history = callbacks_module.History()
+        callback_list = self._callback_list(list(callbacks or []) + [self.history], verbose,
+                                            epochs=epochs, steps=steps)
+        shuffler = utils.rng()
+        self.stop_training = False
+        callback_list.on_train_begin()
+        epoch_logs: Logs = {}
+        with data.interrupt_between_batches() as interrupt:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics(y)
+                callback_list.on_epoch_begin(epoch)
+                order = shuffler.permutation(len(x)) if shuffle else None
+                total, seen = 0.0, 0
+                for step, index in enumerate(data.batches(len(x), batch_size, order)):
+                    if step >= steps:
+                        break
+                    callback_list.on_train_batch_begin(step)
+                    batch_loss = self._train_step(x[index], y[index],
+                                                  sample_weight[index] if sample_weight is not None else None)
+                    total, seen = total + batch_loss * len(index), seen + len(index)
+                    callback_list.on_train_batch_end(step, self._logs(total / seen))
+                    interrupt.check()
+                    if self.stop_training:
+                        break
+                epoch_logs = self._logs(total / max(seen, 1))
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._evaluate(*validation_data, batch_size=validation_batch_size or batch_size,
+                                              callback_list=callback_list)
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        callback_list.on_train_end(epoch_logs)
+        return self.history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None,
+                  batch_size: int = 32, callback_list: Any = None) -> Logs:
+        self._reset_metrics(y)
+        callback_list.on_test_begin()
+        total, seen = 0.0, 0
+        for step, index in enumerate(data.batches(len(x), batch_size)):
+            callback_list.on_test_batch_begin(step)
+            batch_loss = self._test_step(x[index], y[index], sample_weight[index] if sample_weight is not None else None)
+            total, seen = total + batch_loss * len(index), seen + len(index)
+            callback_list.on_test_batch_end(step, self._logs(total / seen))
+        logs = self._logs(total / seen)
+        callback_list.on_test_end(logs)
+        return logs
+
+    def _returned(self, logs: Logs, return_dict: bool) -> Union[float, List[float], Logs]:
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
+                 verbose: Union[str, int] = "auto", sample_weight: Any = None, steps: Optional[int] = None,
+                 callbacks: Optional[Sequence[Any]] = None, return_dict: bool = False) -> Any:
+        """The loss and metrics on ``(x, y)``: a scalar loss with no metrics, else
+        ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        self._require_compiled()
+        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        if y is None:
+            raise ValueError("evaluate needs targets y")
+        batch_size = int(batch_size or 32)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=-(-len(x) // batch_size))
+        return self._returned(self._evaluate(x, y, sample_weight, batch_size, callback_list), return_dict)
+
+    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
+                steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> np.ndarray:
+        """The model's outputs for ``x``, computed in batches: ``(N, ...)``."""
+        x, _, _ = self._prepare(x)
+        batch_size = int(batch_size or 32)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=-(-len(x) // batch_size))
+        callback_list.on_predict_begin()
+        outputs = []
+        for step, index in enumerate(data.batches(len(x), batch_size)):
+            callback_list.on_predict_batch_begin(step)
+            outputs.append(self.forward(x[index], training=False))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        callback_list.on_predict_end()
+        return np.concatenate(outputs)
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: Optional[Dict[int, float]] = None, return_dict: bool = False) -> Any:
+        """One gradient step on one batch; returns its loss (and metrics) as evaluate does."""
+        self._require_compiled()
+        x, y, sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        self._reset_metrics(y)
+        return self._returned(self._logs(self._train_step(x, y, sample_weight)), return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Loss (and metrics) of one batch, without updating the weights."""
+        self._require_compiled()
+        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        self._reset_metrics(y)
+        return self._returned(self._logs(self._test_step(x, y, sample_weight)), return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """The model's outputs for one batch."""
+        x, _, _ = self._prepare(x)
+        return self.forward(x, training=False)

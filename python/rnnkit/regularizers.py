@@ -1,0 +1,92 @@
+"""Weight regularizers, as ``keras.regularizers``: a penalty added to the loss and its gradient."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+
+
+class Regularizer:
+    """Base class: ``penalty = regularizer(weights)``; ``regularizer.gradient(weights)``."""
+
+    def __call__(self, x: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> Dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "Regularizer":
+        return cls(**config)
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(|x|) + l2 * sum(x^2)``."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def __call__(self, x: np.ndarray) -> float:
+        return float(self.l1 * np.abs(x).sum() + self.l2 * np.square(x).sum())
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return (self.l1 * np.sign(x) + 2 * self.l2 * x).astype(x.dtype, copy=False)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """``l1 * sum(|x|)``."""
+
+    def __init__(self, l1: float = 0.01) -> None:
+        super().__init__(l1=l1)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """``l2 * sum(x^2)``."""
+
+    def __init__(self, l2: float = 0.01) -> None:
+        super().__init__(l2=l2)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"l2": self.l2}
+
+
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+
+
+def serialize(regularizer: Optional[Regularizer]) -> Optional[Dict[str, Any]]:
+    if regularizer is None:
+        return None
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Regularizer]:
+    if config is None:
+        return None
+    cls = _CLASSES.get(config.get("class_name"))
+    if cls is None:
+        raise ValueError(f"unknown regularizer {config.get('class_name')!r}; expected one of {sorted(_CLASSES)}")
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier: Union[None, str, Dict[str, Any], Regularizer]) -> Optional[Regularizer]:
+    """A regularizer from ``None``, a name (``"l1"``, ``"l2"``, ``"l1_l2"``), a config dict or an instance."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str) and identifier in _NAMES:
+        return _NAMES[identifier]()
+    raise ValueError(f"unknown regularizer {identifier!r}; expected one of {sorted(_NAMES)} or a Regularizer")
