@@ -81,3 +81,9 @@ def test_misuse_is_explained():
         rnnkit.gradcheck(square, {"x": np.ones(2)}, order=3)
     with pytest.raises(TypeError, match="'inputs' must be a dict"):
         rnnkit.gradcheck(square, [np.ones(2)])
+
+
+def test_non_contiguous_inputs_are_perturbed_for_real():
+    x = np.arange(1.0, 7.0).reshape(2, 3).T  # Fortran-ordered view
+    report = rnnkit.gradcheck(square, {"x": x}, order=4, rtol=1e-7, atol=1e-10)
+    assert report.passed and report.checks[0].shape == (3, 2)

@@ -206,7 +206,8 @@ def _check(fn: Callable[..., Any], inputs: Mapping[str, Any], wrt: Optional[Sequ
     values: Dict[str, Any] = {}
     for name, value in inputs.items():
         if isinstance(value, (np.ndarray, list, tuple, float)) and np.asarray(value).dtype.kind == "f":
-            values[name] = np.array(value, dtype=np.float64) if copy else np.asarray(value, dtype=np.float64)
+            # C order: the flat view perturbed below must be a view of the array itself.
+            values[name] = np.array(value, dtype=np.float64, order="C") if copy else np.asarray(value, dtype=np.float64)
         else:
             values[name] = value
     floats = [name for name, value in values.items() if isinstance(value, np.ndarray) and value.dtype == np.float64]

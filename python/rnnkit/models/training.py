@@ -53,7 +53,7 @@ class Trainer:
         self._loss_identifier = loss
         self._metric_identifiers = list(metrics or [])
         for identifier in self._metric_identifiers:  # unknown names fail here, not mid-fit
-            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
+            if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
                 metrics_module.get(identifier)
         self._metrics = None
         self.compiled = True
