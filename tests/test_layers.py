@@ -176,7 +176,8 @@ def test_gradients_of_each_layer(floatx64):
     x = np.random.default_rng(7).standard_normal((2, 4, 3))
     for make in [entry[1] for entry in LAYERS]:
         for layer in (make(return_sequences=True), make(return_state=True, go_backwards=True)):
-            assert rnnkit.gradcheck(layer, {"x": x}, order=4, rtol=1e-7, atol=1e-10)
+            # A step of 1e-5 keeps the stencil off the relu and hard_sigmoid kinks.
+            assert rnnkit.gradcheck(layer, {"x": x}, order=4, eps=1e-5, rtol=1e-7, atol=1e-10)
 
 
 def test_layer_argument_errors():

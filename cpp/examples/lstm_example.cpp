@@ -43,7 +43,7 @@ struct Problem {
     cache[0].resize(N * T * 4 * H);
     for (int k = 1; k < 4; ++k) cache[k].resize(N * T * H);
     std::vector<double> h_last(N * H), c_last(N * H);
-    rnnkit::lstm_forward<double>(dims, options, x.data(), nullptr, nullptr, nullptr, weights(),
+    rnnkit::lstm_forward<double>(dims, options, x.data(), nullptr, nullptr, nullptr, nullptr, weights(),
                                  y.data(), h_last.data(), c_last.data(),
                                  {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data()});
     double total = 0;
@@ -63,7 +63,7 @@ int main() {
   std::vector<double> dx(N * T * F), dh0(N * H), dc0(N * H), dkernel(F * 4 * H),
       drecurrent(H * 4 * H), dbias(4 * H);
   rnnkit::lstm_backward<double>(
-      p.dims, p.options, p.probe.data(), nullptr, nullptr, p.x.data(), nullptr, p.weights(),
+      p.dims, p.options, p.probe.data(), nullptr, nullptr, p.x.data(), nullptr, nullptr, p.weights(),
       {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data()},
       {dx.data(), dh0.data(), dc0.data(), dkernel.data(), drecurrent.data(), dbias.data(), nullptr});
 

@@ -142,11 +142,11 @@ class Trainer:
         logs.update({m.name: float(m.result()) for m in self._metrics or []})
         return logs
 
-    def _callback_list(self, user: Any, verbose: int, **params: Any) -> callbacks_module.CallbackList:
-        user = list(user or [])
-        extra = [callbacks_module.ProgbarLogger()] if verbose and not any(
-            isinstance(c, callbacks_module.ProgbarLogger) for c in user) else []
-        return callbacks_module.CallbackList(extra + user, model=self, verbose=verbose, **params)
+    def _callback_list(self, user: Any, verbose: int, add_history: bool = False,
+                       **params: Any) -> callbacks_module.CallbackList:
+        """The user's callbacks, then History (fit) and the progress bar, in Keras' order."""
+        return callbacks_module.CallbackList(user, add_history=add_history, add_progbar=verbose != 0,
+                                             model=self, verbose=verbose, **params)
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
@@ -197,9 +197,7 @@ class Trainer:
         batch_size = int(batch_size or 32)
         steps = -(-len(x) // batch_size) if steps_per_epoch is None else min(steps_per_epoch, -(-len(x) // batch_size))
         verbose = 1 if verbose == "auto" else int(verbose)
-        self.history = callbacks_module.History()
-        callback_list = self._callback_list(list(callbacks or []) + [self.history], verbose,
-                                            epochs=epochs, steps=steps)
+        callback_list = self._callback_list(callbacks, verbose, add_history=True, epochs=epochs, steps=steps)
         shuffler = utils.rng()
         self.stop_training = False
         callback_list.on_train_begin()
