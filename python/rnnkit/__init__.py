@@ -1,7 +1,22 @@
-"""rnnkit: recurrent networks (SimpleRNN, LSTM, GRU) with a fast C++ core and a Keras-like API."""
+"""rnnkit: recurrent networks (SimpleRNN, LSTM, GRU) with a fast C++ core and a Keras-like API.
 
-from . import activations, callbacks, config, initializers, layers, losses, metrics, ops, regularizers, utils
+``rnnkit.ops`` holds the differentiable forward/backward operations on NumPy arrays;
+``rnnkit.gradcheck`` checks any forward/backward pair against finite differences; the
+Keras-compatible API lives in ``rnnkit.models``, ``rnnkit.layers``, ``rnnkit.optimizers``,
+``rnnkit.losses``, ``rnnkit.metrics``, ``rnnkit.callbacks``, with the common names here.
+"""
+
+from . import (activations, callbacks, config, initializers, layers, losses, metrics, models, ops,
+               optimizers, regularizers, utils)
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .layers import GRU, LSTM, Dense, Dropout, Input, InputLayer, Layer, SimpleRNN
+from .models import Sequential, load_model
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ops", "gradcheck", "GradcheckReport", "GradcheckError", "__version__",
+    "activations", "callbacks", "config", "initializers", "layers", "losses", "metrics", "models",
+    "optimizers", "regularizers", "utils",
+    "Sequential", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
+]

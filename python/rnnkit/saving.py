@@ -43,7 +43,7 @@ def _write_arrays(archive: zipfile.ZipFile, folder: str, arrays: List[np.ndarray
     index = []
     for k, (name, array) in enumerate(zip(names, arrays)):
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(buffer, np.asarray(array, order="C"), allow_pickle=False)  # keeps 0-d arrays 0-d
         archive.writestr(f"{folder}/{k:04d}.npy", buffer.getvalue())
         index.append({"name": name, "shape": list(array.shape), "dtype": str(array.dtype)})
     archive.writestr(f"{folder}/index.json", json.dumps(index, indent=1))

@@ -109,7 +109,7 @@ class Trainer:
             bad = (y < 0) | (y >= classes)
             if bad.any():
                 raise ValueError(f"labels must lie in [0, {classes}) for the model's {classes} outputs, "
-                                 f"got {y[bad].flat[0]!r}")
+                                 f"got {y[bad].flat[0].item()!r}")
 
     # ------------------------------------------------------------------ steps
     def _train_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:

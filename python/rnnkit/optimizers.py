@@ -1,0 +1,801 @@
+"""Optimizers, as ``keras.optimizers`` (Keras 3): SGD, Adam, AdamW, RMSprop and Adagrad, with
+learning-rate schedules in ``rnnkit.optimizers.schedules``.
+
+An optimizer updates :class:`~rnnkit.variables.Variable` values in place from their gradients::
+
+    opt = rnnkit.optimizers.Adam(learning_rate=1e-3, clipnorm=1.0)
+    opt.apply(grads, variables)          # or opt.apply_gradients(zip(grads, variables))
+
+Each step, as Keras 3: gradients that are ``None`` are skipped; the rest are cast to their
+variable's dtype, clipped (``clipnorm``, ``clipvalue`` or ``global_clipnorm``), weight decay is
+applied if set (``w -= w * weight_decay * learning_rate``), then the update rule runs and
+``iterations`` grows by one. A schedule is evaluated at ``iterations`` (0 on the first step).
+
+State: ``get_state()`` returns ``{"iterations": int64 0-d array, "learning_rate": float64 0-d
+array (only when the rate is a float, not a schedule), "<slot>/<variable path>": array}``, e.g.
+``"momentum/lstm/kernel"``; the slot names are each optimizer's Keras names (``momentum``,
+``velocity``, ``velocity_hat``, ``average_gradient``, ``accumulator``). ``set_state(state,
+variables)`` restores it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import types
+import warnings
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
+
+import numpy as np
+
+from .variables import Variable
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "schedules",
+    "get",
+    "serialize",
+    "deserialize",
+]
+
+
+def _scalar(value: np.ndarray) -> Union[float, np.ndarray]:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+# ---------------------------------------------------------------------------- schedules
+class LearningRateSchedule:
+    """Base class of learning-rate schedules: ``schedule(step) -> learning rate``.
+
+    Subclasses implement ``__call__(step)`` and, to be serialisable, ``get_config()``.
+    """
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override __call__(self, step)")
+
+    def get_config(self) -> Dict[str, Any]:
+        raise NotImplementedError(
+            f"Learning rate schedule '{type(self).__name__}' must override get_config() in order to be serializable")
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "LearningRateSchedule":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.get_config()}>"
+
+
+def _check_decay_steps(name: str, value: Any) -> None:
+    if value <= 0:
+        raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
+    exponent is floored.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: positive; steps per factor of ``decay_rate``.
+        decay_rate: the decay factor.
+        staircase: decay at discrete intervals.
+        name: the schedule's name.
+
+    Calling it with a step (int, or an array of steps of any shape) returns a float (or a
+    float64 array of the same shape).
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay") -> None:
+        _check_decay_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        p = np.asarray(step, dtype=np.float64) / float(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return _scalar(float(self.initial_learning_rate) * np.power(float(self.decay_rate), p))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
+    ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after ``boundaries[-1]``.
+
+    Args:
+        boundaries: strictly increasing steps, length ``n``.
+        values: the rates, length ``n + 1``.
+        name: the schedule's name.
+    """
+
+    def __init__(self, boundaries: Sequence[Any], values: Sequence[Any], name: str = "PiecewiseConstant") -> None:
+        if len(boundaries) != len(values) - 1:
+            raise ValueError(
+                "The length of boundaries should be 1 less than the length of values. Received: "
+                f"boundaries={list(boundaries)} of length {len(boundaries)}, and values={list(values)} "
+                f"of length {len(values)}.")
+        if np.any(np.diff(np.asarray(boundaries, dtype=np.float64)) <= 0):
+            raise ValueError(f"boundaries must be strictly increasing, got {list(boundaries)}")
+        self.boundaries = [np.asarray(b).item() for b in boundaries]  # plain numbers, JSON-ready
+        self.values = [np.asarray(v).item() for v in values]
+        self.name = name
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        index = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64),
+                                np.asarray(step, dtype=np.float64), side="left")
+        return _scalar(np.asarray(self.values, dtype=np.float64)[index])
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"boundaries": list(self.boundaries), "values": list(self.values), "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay with optional linear warmup, as Keras 3.
+
+    Without warmup: ``initial_learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * s / decay_steps))
+    + alpha)`` with ``s = min(step, decay_steps)``. With ``warmup_target``: a linear ramp from
+    ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then the cosine decay
+    from ``warmup_target`` over the next ``decay_steps``.
+
+    Args:
+        initial_learning_rate: the starting rate.
+        decay_steps: positive; steps to decay over.
+        alpha: the final rate as a fraction of the decay's starting rate.
+        name: the schedule's name.
+        warmup_target: the rate reached after warmup, or ``None`` for no warmup.
+        warmup_steps: steps of warmup.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: Optional[float] = None, warmup_steps: int = 0) -> None:
+        _check_decay_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.alpha = alpha
+        self.name = name
+        self.warmup_target = warmup_target
+        self.warmup_steps = warmup_steps
+
+    def _decay(self, step: np.ndarray, start: float) -> np.ndarray:
+        cosine = 0.5 * (1.0 + np.cos(math.pi * step / float(self.decay_steps)))
+        return start * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        step = np.asarray(step, dtype=np.float64)
+        initial = float(self.initial_learning_rate)
+        if self.warmup_target is None:
+            return _scalar(self._decay(np.minimum(step, float(self.decay_steps)), initial))
+        target, warmup = float(self.warmup_target), float(self.warmup_steps)
+        step = np.minimum(step, float(self.decay_steps) + warmup)
+        with np.errstate(divide="ignore", invalid="ignore"):  # warmup_steps = 0: the ramp is never used
+            ramp = (target - initial) * (step / warmup) + initial
+        return _scalar(np.where(step < warmup, ramp, self._decay(step - warmup, target)))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
+                "warmup_steps": self.warmup_steps}
+
+
+_SCHEDULES: Dict[str, Type[LearningRateSchedule]] = {
+    cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay)}
+
+
+def _serialize_schedule(schedule: LearningRateSchedule) -> Dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` of a schedule."""
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def _deserialize_schedule(config: Dict[str, Any],
+                          custom_objects: Optional[Dict[str, Any]] = None) -> LearningRateSchedule:
+    """A schedule from ``{"class_name": ..., "config": ...}`` (other keys, e.g. Keras'
+    ``module``, are ignored); ``custom_objects`` maps names to user schedule classes."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"a schedule config is a dict {{'class_name': ..., 'config': ...}}, got {config!r}")
+    known = {**_SCHEDULES, **(custom_objects or {})}
+    cls = known.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"unknown learning rate schedule {config['class_name']!r}; expected one of "
+                         f"{', '.join(map(repr, sorted(known)))} (pass others through custom_objects)")
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+_serialize_schedule.__name__ = _serialize_schedule.__qualname__ = "serialize"
+_deserialize_schedule.__name__ = _deserialize_schedule.__qualname__ = "deserialize"
+
+#: ``rnnkit.optimizers.schedules``, as ``keras.optimizers.schedules`` (importable as a module).
+schedules = types.ModuleType(f"{__name__}.schedules", "Learning-rate schedules, as keras.optimizers.schedules.")
+for _obj in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay,
+             _serialize_schedule, _deserialize_schedule):
+    setattr(schedules, _obj.__name__, _obj)
+schedules.__all__ = [n for n in vars(schedules) if not n.startswith("_")]
+sys.modules[schedules.__name__] = schedules
+del _obj
+
+
+# ---------------------------------------------------------------------------- optimizers
+LearningRate = Union[float, LearningRateSchedule]
+
+# Keras 3 options rnnkit does not implement: accepted by from_config at these (default) values.
+_UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                         "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _check_rate(learning_rate: Any) -> float:
+    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, (int, float, np.number)):
+        raise ValueError("Argument `learning_rate` should be float, or an instance of LearningRateSchedule. "
+                         f"Received instead: learning_rate={learning_rate!r}")
+    return float(learning_rate)
+
+
+class Optimizer:
+    """Base optimizer: clipping, weight decay, learning rate, iterations and per-variable state.
+
+    Subclasses define ``_slot_initial_values()`` (slot name -> initial fill value) and
+    ``update_step(gradient, variable, learning_rate)``.
+
+    Args:
+        learning_rate: a float, or a ``schedules.LearningRateSchedule`` called with
+            ``iterations``.
+        weight_decay: if set, ``w -= w * weight_decay * learning_rate`` before each update.
+        clipnorm: clips each gradient ``g`` to ``g * clipnorm / max(norm(g), clipnorm)``.
+        clipvalue: clips each gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: scales all gradients by ``min(1, global_clipnorm / global_norm)``,
+            ``global_norm`` the norm of all gradients together. At most one of the three clip
+            options may be set.
+        name: the optimizer's name (defaults to the snake-case class name).
+    """
+
+    def __init__(self, learning_rate: LearningRate, weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, name: Optional[str] = None) -> None:
+        if sum(option is not None for option in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self.name = name if name is not None else _snake_case(type(self).__name__)
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.iterations = 0
+        self.built = False
+        self._learning_rate: LearningRate = (
+            learning_rate if isinstance(learning_rate, LearningRateSchedule) else _check_rate(learning_rate))
+        self._slots: Dict[str, Dict[str, np.ndarray]] = {}
+        self._trainable_variables: List[Variable] = []
+        self._exclude_paths: set = set()
+        self._exclude_pattern: Optional[re.Pattern] = None
+
+    # ------------------------------------------------------------------ learning rate
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate: the float, or the schedule's value at ``iterations``.
+        Set it to a float (or a new schedule); an optimizer built with a schedule only takes
+        another schedule, as in Keras."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate: LearningRate) -> None:
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._learning_rate = learning_rate
+        elif isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+                "constructor argument, hence its learning rate is not settable. If you need the learning rate "
+                "to be settable, you should instantiate the optimizer with a float `learning_rate` argument.")
+        else:
+            self._learning_rate = _check_rate(learning_rate)
+
+    # ------------------------------------------------------------------ weight decay
+    def exclude_from_weight_decay(self, var_list: Optional[Sequence[Variable]] = None,
+                                  var_names: Optional[Sequence[str]] = None) -> None:
+        """Exempts variables from weight decay (replacing earlier exemptions).
+
+        Args:
+            var_list: variables to exempt.
+            var_names: regular expressions; a variable whose ``name`` contains a match is exempt
+                (``["bias"]`` exempts all biases).
+        """
+        self._exclude_paths = {v.path for v in var_list or ()}
+        self._exclude_pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
+
+    def _uses_weight_decay(self, variable: Variable) -> bool:
+        if variable.path in self._exclude_paths:
+            return False
+        return self._exclude_pattern is None or self._exclude_pattern.search(variable.name) is None
+
+    # ------------------------------------------------------------------ state
+    def _slot_initial_values(self) -> Dict[str, float]:
+        """Slot name -> initial value of that slot's arrays (same shape and dtype as the variable)."""
+        return {}
+
+    def build(self, variables: Sequence[Variable]) -> None:
+        """Creates the slots the optimizer lacks for ``variables`` (zeros, or the optimizer's
+        initial value, in each variable's shape and dtype).
+
+        Args:
+            variables: the variables to be optimised.
+        """
+        initial = self._slot_initial_values()
+        for variable in variables:
+            slots = self._slots.setdefault(variable.path, {})
+            for name, value in initial.items():
+                if name not in slots:
+                    slots[name] = np.full(variable.shape, value, dtype=variable.dtype)
+                elif slots[name].shape != variable.shape:
+                    raise ValueError(f"optimizer slot '{name}/{variable.path}' has shape {slots[name].shape}, "
+                                     f"but the variable has shape {variable.shape}")
+        self._trainable_variables = list(variables)
+        self.built = True
+
+    def _slot(self, variable: Variable, name: str) -> np.ndarray:
+        return self._slots[variable.path][name]
+
+    @property
+    def variables(self) -> List[np.ndarray]:
+        """The state arrays, as Keras lists them: ``iterations`` (a 0-d copy), then every slot
+        array itself, per variable in creation order."""
+        return [np.asarray(self.iterations, dtype=np.int64)] + [
+            array for slots in self._slots.values() for array in slots.values()]
+
+    def get_state(self) -> Dict[str, np.ndarray]:
+        """A copy of the state: ``{"iterations": 0-d int64, "learning_rate": 0-d float64 (float
+        rates only), "<slot>/<variable path>": array shaped like the variable}``."""
+        state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
+        if not isinstance(self._learning_rate, LearningRateSchedule):
+            state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
+        for path, slots in self._slots.items():
+            for name, array in slots.items():
+                state[f"{name}/{path}"] = array.copy()
+        return state
+
+    def set_state(self, state: Dict[str, Any], variables: Sequence[Variable]) -> None:
+        """Restores a :meth:`get_state` dict. Every slot of every given variable must be in
+        ``state`` with the variable's shape, else ValueError (and nothing changes); slots of
+        other variables in ``state`` are kept too. ``learning_rate`` is optional.
+
+        Args:
+            state: ``{"iterations": ..., ["learning_rate": ...,] "<slot>/<path>": array}``.
+            variables: the variables the optimizer updates (e.g. ``model.trainable_weights``).
+        """
+        if "iterations" not in state:
+            raise ValueError("optimizer state has no 'iterations' entry")
+        iterations = np.asarray(state["iterations"])
+        if iterations.size != 1 or iterations.dtype.kind not in "iuf" or iterations.item() != int(iterations.item()) \
+                or iterations.item() < 0:
+            raise ValueError(f"optimizer state 'iterations' must be one non-negative integer, got {iterations!r}")
+        learning_rate = state.get("learning_rate")
+        if learning_rate is not None:
+            if np.size(learning_rate) != 1 or isinstance(self._learning_rate, LearningRateSchedule):
+                raise ValueError("optimizer state 'learning_rate' must be one number, for an optimizer with a "
+                                 f"float learning rate; got {learning_rate!r}")
+        names = set(self._slot_initial_values())
+        slots: Dict[str, Dict[str, np.ndarray]] = {}
+        for key, array in state.items():
+            if key in ("iterations", "learning_rate"):
+                continue
+            name, _, path = str(key).partition("/")
+            if name not in names or not path:
+                raise ValueError(f"unexpected optimizer state entry {key!r} for {type(self).__name__}; expected "
+                                 f"'iterations', 'learning_rate' or '<slot>/<variable path>' with slot in "
+                                 f"{sorted(names)}")
+            slots.setdefault(path, {})[name] = np.array(array)
+        for variable in variables:
+            for name in sorted(names):
+                array = slots.get(variable.path, {}).get(name)
+                if array is None:
+                    raise ValueError(f"optimizer state has no entry '{name}/{variable.path}'")
+                if array.shape != variable.shape:
+                    raise ValueError(f"optimizer state entry '{name}/{variable.path}' has shape {array.shape}, "
+                                     f"but the variable has shape {variable.shape}")
+                slots[variable.path][name] = array.astype(variable.dtype, copy=False)
+        self._slots = slots
+        self.iterations = int(iterations.item())
+        if learning_rate is not None:
+            self._learning_rate = float(np.asarray(learning_rate).item())
+        self._trainable_variables = list(variables)
+        self.built = True
+
+    # ------------------------------------------------------------------ applying gradients
+    def apply_gradients(self, grads_and_vars: Iterable[Tuple[Optional[Any], Variable]]) -> int:
+        """Applies one step.
+
+        Args:
+            grads_and_vars: ``(gradient, variable)`` pairs; a gradient has the variable's
+                shape, or is ``None`` (that variable is skipped).
+
+        Returns:
+            ``iterations`` after the step.
+        """
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+        return self.iterations
+
+    def apply(self, grads: Sequence[Optional[Any]], trainable_variables: Optional[Sequence[Variable]] = None) -> None:
+        """Applies one step: clip, weight decay, update, ``iterations += 1``.
+
+        Args:
+            grads: one gradient (variable's shape, or ``None`` to skip it) per variable.
+            trainable_variables: the variables; defaults to those of the last call or ``build``.
+        """
+        grads = list(grads)
+        if not grads:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must already be built "
+                                 "on a list of variables. Call `optimizer.build(trainable_variables)` first.")
+            variables = self._trainable_variables
+        else:
+            variables = list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+        missing = [v.name for g, v in zip(grads, variables) if g is None]
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        if not pairs:
+            raise ValueError("No gradients provided for any variable.")
+        gradients = [self._as_gradient(g, v) for g, v in pairs]
+        self.build(variables)  # slots for every variable, as Keras builds for all it is given
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.", stacklevel=2)
+        variables = [v for _, v in pairs]
+        gradients = self._clip_gradients(gradients)
+        learning_rate = self.learning_rate
+        self._apply_weight_decay(variables, learning_rate)
+        for gradient, variable in zip(gradients, variables):
+            self.update_step(gradient, variable, learning_rate)
+        self.iterations += 1
+
+    @staticmethod
+    def _as_gradient(gradient: Any, variable: Variable) -> np.ndarray:
+        gradient = np.asarray(gradient, dtype=variable.dtype)
+        if gradient.shape != variable.shape:
+            raise ValueError(f"gradient of shape {gradient.shape} for variable '{variable.path}' of shape "
+                             f"{variable.shape}")
+        return gradient
+
+    def _clip_gradients(self, grads: List[np.ndarray]) -> List[np.ndarray]:
+        if self.clipnorm and self.clipnorm > 0:
+            return [self._clip_by_norm(g) for g in grads]
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            norm = np.sqrt(np.sum([np.sum(np.square(g)) for g in grads]))
+            with np.errstate(divide="ignore", invalid="ignore"):  # norm 0 gives scale 1; inf or nan give nan
+                scale = self.global_clipnorm * np.minimum(1.0 / norm, 1.0 / self.global_clipnorm) + (norm - norm)
+            return [g * g.dtype.type(scale) for g in grads]
+        if self.clipvalue and self.clipvalue > 0:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def _clip_by_norm(self, gradient: np.ndarray) -> np.ndarray:
+        clipnorm = gradient.dtype.type(self.clipnorm)
+        return gradient * clipnorm / np.maximum(np.sqrt(np.sum(np.square(gradient))), clipnorm)
+
+    def _apply_weight_decay(self, variables: Sequence[Variable], learning_rate: float) -> None:
+        if self.weight_decay is None:
+            return
+        for variable in variables:
+            if self._uses_weight_decay(variable):
+                dtype = variable.dtype.type
+                variable.value -= variable.value * dtype(self.weight_decay) * dtype(learning_rate)
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        """Updates ``variable.value`` (and the slots) in place.
+
+        Args:
+            gradient: the clipped gradient, variable's shape and dtype.
+            variable: the variable.
+            learning_rate: the step's learning rate.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement update_step")
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> Dict[str, Any]:
+        """The constructor arguments; a schedule as ``{"class_name", "config"}``."""
+        rate = self._learning_rate
+        return {"name": self.name,
+                "learning_rate": _serialize_schedule(rate) if isinstance(rate, LearningRateSchedule) else rate,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Optimizer":
+        """An optimizer from :meth:`get_config` output (Keras 3 configs load too, if they leave
+        EMA, loss scaling and gradient accumulation off).
+
+        Args:
+            config: the config dict.
+            custom_objects: names of user schedule classes, for a schedule learning rate.
+        """
+        config = dict(config)
+        for key, default in _UNSUPPORTED_DEFAULTS.items():
+            value = config.pop(key, default)
+            if value != default:
+                raise ValueError(f"rnnkit optimizers do not implement `{key}`; got {key}={value!r} "
+                                 f"in the config of {cls.__name__}")
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _deserialize_schedule(config["learning_rate"], custom_objects)
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate} iterations={self.iterations}>"
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    ``momentum == 0``: ``w -= lr * g``. Otherwise ``m = momentum * m - lr * g`` and ``w += m``,
+    or with ``nesterov`` ``w += momentum * m - lr * g``. Slot: ``momentum`` (only when
+    ``momentum != 0``).
+
+    Args:
+        learning_rate: float or schedule.
+        momentum: in ``[0, 1]``.
+        nesterov: use Nesterov momentum.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
+                 name: str = "SGD") -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"momentum": 0.0} if self.momentum != 0 else {}
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        dtype = variable.dtype.type
+        lr = dtype(learning_rate)
+        if self.momentum == 0:
+            variable.value -= gradient * lr
+            return
+        momentum = dtype(self.momentum)
+        m = self._slot(variable, "momentum")
+        m *= momentum
+        m -= gradient * lr
+        variable.value += (m * momentum - gradient * lr) if self.nesterov else m
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam, in Keras 3's form. With ``t = iterations + 1``:
+    ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``m += (g - m) * (1 - beta_1)``,
+    ``v += (g**2 - v) * (1 - beta_2)``, ``w -= alpha * m / (sqrt(v) + epsilon)``; with
+    ``amsgrad`` ``v_hat = max(v_hat, v)`` replaces ``v`` in the step. Slots: ``momentum``,
+    ``velocity``, ``velocity_hat`` (amsgrad).
+
+    Args:
+        learning_rate: float or schedule.
+        beta_1: decay rate of the first-moment average.
+        beta_2: decay rate of the second-moment average.
+        epsilon: added to ``sqrt(v)`` (outside the root).
+        amsgrad: use the AMSGrad variant.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, name: str = "adam") -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"momentum": 0.0, "velocity": 0.0, **({"velocity_hat": 0.0} if self.amsgrad else {})}
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        dtype = variable.dtype.type
+        step = dtype(self.iterations + 1)
+        one = dtype(1)
+        alpha = dtype(learning_rate) * np.sqrt(one - dtype(self.beta_2) ** step) / (one - dtype(self.beta_1) ** step)
+        m = self._slot(variable, "momentum")
+        v = self._slot(variable, "velocity")
+        m += (gradient - m) * dtype(1 - self.beta_1)
+        v += (np.square(gradient) - v) * dtype(1 - self.beta_2)
+        if self.amsgrad:
+            v_hat = self._slot(variable, "velocity_hat")
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        variable.value -= m * alpha / (np.sqrt(v) + dtype(self.epsilon))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: each step first ``w -= w * weight_decay * lr``.
+
+    Args:
+        learning_rate: float or schedule.
+        weight_decay: the decay rate (must not be ``None``).
+        beta_1, beta_2, epsilon, amsgrad: as for :class:`Adam`.
+        clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, name: str = "adamw") -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm, name)
+        if self.weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+
+
+class RMSprop(Optimizer):
+    """RMSprop, in Keras 3's form: ``velocity = rho * velocity + (1 - rho) * g**2``; centered:
+    ``average_gradient = rho * average_gradient + (1 - rho) * g`` and ``denominator = velocity -
+    average_gradient**2 + epsilon``, else ``denominator = velocity + epsilon``; ``increment =
+    lr * g / sqrt(denominator)`` (epsilon inside the root); with momentum ``m = momentum * m +
+    increment`` and ``w -= m``, else ``w -= increment``. Slots: ``velocity``, ``momentum``
+    (momentum > 0), ``average_gradient`` (centered).
+
+    Args:
+        learning_rate: float or schedule.
+        rho: decay rate of the squared-gradient average.
+        momentum: plain (not Nesterov) momentum; 0 for none.
+        epsilon: added under the square root.
+        centered: normalise by the estimated variance instead of the second moment.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, name: str = "rmsprop") -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        slots = {"velocity": 0.0}
+        if self.momentum > 0:
+            slots["momentum"] = 0.0
+        if self.centered:
+            slots["average_gradient"] = 0.0
+        return slots
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        dtype = variable.dtype.type
+        rho, decay, epsilon = dtype(self.rho), dtype(1 - self.rho), dtype(self.epsilon)
+        velocity = self._slot(variable, "velocity")
+        velocity *= rho
+        velocity += decay * np.square(gradient)
+        if self.centered:
+            average = self._slot(variable, "average_gradient")
+            average *= rho
+            average += decay * gradient
+            denominator = velocity - np.square(average) + epsilon
+        else:
+            denominator = velocity + epsilon
+        increment = dtype(learning_rate) * gradient / np.sqrt(denominator)
+        if self.momentum > 0:
+            m = self._slot(variable, "momentum")
+            m *= dtype(self.momentum)
+            m += increment
+            variable.value -= m
+        else:
+            variable.value -= increment
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``accumulator += g**2``, ``w -= lr * g / sqrt(accumulator + epsilon)``
+    (epsilon inside the root). Slot: ``accumulator``, starting at ``initial_accumulator_value``.
+
+    Args:
+        learning_rate: float or schedule.
+        initial_accumulator_value: non-negative starting value of the accumulators.
+        epsilon: added under the square root.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
+                 name: str = "adagrad") -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"accumulator": self.initial_accumulator_value}
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        dtype = variable.dtype.type
+        accumulator = self._slot(variable, "accumulator")
+        accumulator += np.square(gradient)
+        variable.value -= dtype(learning_rate) * gradient / np.sqrt(accumulator + dtype(self.epsilon))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+# ---------------------------------------------------------------------------- lookup
+_OPTIMIZERS: Dict[str, Type[Optimizer]] = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+
+
+def _unknown(name: Any) -> ValueError:
+    return ValueError(f"unknown optimizer {name!r}; expected one of "
+                      f"{', '.join(map(repr, sorted(_OPTIMIZERS)))} (case-insensitive), a config dict "
+                      "{'class_name': ..., 'config': ...} or an rnnkit.optimizers.Optimizer")
+
+
+def serialize(optimizer: Optimizer) -> Dict[str, Any]:
+    """``{"class_name": ..., "config": optimizer.get_config()}``.
+
+    Args:
+        optimizer: the optimizer.
+    """
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> Optimizer:
+    """An optimizer from :func:`serialize` output; built-in class names are case-insensitive.
+
+    Args:
+        config: ``{"class_name": ..., "config": {...}}``.
+        custom_objects: names of user optimizer or schedule classes.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"an optimizer config is a dict {{'class_name': ..., 'config': ...}}, got {config!r}")
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name) or _OPTIMIZERS.get(str(name).lower())
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise _unknown(name)
+    return cls.from_config(dict(config.get("config") or {}), custom_objects=custom_objects)
+
+
+def get(identifier: Any) -> Optional[Optimizer]:
+    """An optimizer from a name (``"adam"``, ``"SGD"``, ...), a config dict or an instance
+    (returned as is); ``None`` gives ``None``.
+
+    Args:
+        identifier: the name, dict or optimizer.
+    """
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = _OPTIMIZERS.get(identifier.lower())
+        if cls is None:
+            raise _unknown(identifier)
+        return cls()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
