@@ -445,18 +445,42 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
 
 // ---------------------------------------------------------------- Dense
 
-// x (..., F) is taken as M = prod(...) rows; returns the row count and features.
-std::pair<Index, Index> dense_rows(const Checker& check, const py::array& x) {
-  if (x.ndim() < 2) {
+// Dense's validated inputs: x (..., F) taken as M = prod(...) rows, kernel (F, U), bias (U,).
+template <typename T>
+struct DenseInputs {
+  Index rows = 0, features = 0, units = 0;
+  Shape output_shape;
+  Array<T> x, kernel;
+  std::optional<Array<T>> bias;
+};
+
+template <typename T>
+DenseInputs<T> dense_inputs(const Checker& check, const py::handle& x, const py::handle& kernel,
+                            const py::handle& bias) {
+  DenseInputs<T> in;
+  py::array xa = check.ndarray("x", x);
+  if (xa.ndim() < 2) {
     check.value_error("'x' must be at least 2-D (batch, ..., features), got shape " +
-                      format_shape(shape_of(x)));
+                      format_shape(shape_of(xa)));
   }
-  Index rows = 1;
-  for (py::ssize_t k = 0; k + 1 < x.ndim(); ++k) rows *= x.shape(k);
-  if (rows == 0 || x.shape(x.ndim() - 1) == 0) {
-    check.value_error("'x' must not be empty, got shape " + format_shape(shape_of(x)));
+  in.rows = 1;
+  for (py::ssize_t k = 0; k + 1 < xa.ndim(); ++k) in.rows *= xa.shape(k);
+  in.features = xa.shape(xa.ndim() - 1);
+  if (in.rows == 0 || in.features == 0) {
+    check.value_error("'x' must not be empty, got shape " + format_shape(shape_of(xa)));
   }
-  return {rows, x.shape(x.ndim() - 1)};
+  py::array ka = check.ndarray("kernel", kernel);
+  if (ka.ndim() != 2 || ka.shape(0) != in.features || ka.shape(1) == 0) {
+    check.value_error("'kernel' must have shape (features, units) with features = " +
+                      std::to_string(in.features) + " and units > 0, got " + format_shape(shape_of(ka)));
+  }
+  in.units = ka.shape(1);
+  in.x = check.array<T>("x", x, shape_of(xa), "(batch, ..., features)");
+  in.kernel = check.array<T>("kernel", kernel, {in.features, in.units}, "(features, units)");
+  in.bias = check.optional_array<T>("bias", bias, {in.units}, "(units,)");
+  in.output_shape = shape_of(xa);
+  in.output_shape.back() = in.units;
+  return in;
 }
 
 py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
@@ -464,24 +488,13 @@ py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
   const Checker check("dense_forward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
-    py::array xa0 = check.ndarray("x", x);
-    const auto [rows, F] = dense_rows(check, xa0);
-    py::array ka = check.ndarray("kernel", kernel);
-    if (ka.ndim() != 2 || ka.shape(0) != F || ka.shape(1) == 0) {
-      check.value_error("'kernel' must have shape (features, units) with features = " +
-                        std::to_string(F) + " and units > 0, got " + format_shape(shape_of(ka)));
-    }
-    const Index U = ka.shape(1);
-    Array<T> xa = check.array<T>("x", x, shape_of(xa0), "(batch, ..., features)");
-    Array<T> k = check.array<T>("kernel", kernel, {F, U}, "(features, units)");
-    auto b = check.optional_array<T>("bias", bias, {U}, "(units,)");
+    auto in = dense_inputs<T>(check, x, kernel, bias);
     const auto act = check.activation("activation", activation, true);
-    Shape out_shape = shape_of(xa0);
-    out_shape.back() = U;
-    Array<T> y = empty<T>(out_shape);
+    Array<T> y = empty<T>(in.output_shape);
     {
       py::gil_scoped_release nogil;
-      rnnkit::dense_forward<T>(rows, F, U, act, xa.data(), k.data(), data_or_null(b), y.mutable_data());
+      rnnkit::dense_forward<T>(in.rows, in.features, in.units, act, in.x.data(), in.kernel.data(),
+                               data_or_null(in.bias), y.mutable_data());
     }
     return std::move(y);
   });
@@ -492,29 +505,18 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
   const Checker check("dense_backward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
-    py::array xa0 = check.ndarray("x", x);
-    const auto [rows, F] = dense_rows(check, xa0);
-    py::array ka = check.ndarray("kernel", kernel);
-    if (ka.ndim() != 2 || ka.shape(0) != F || ka.shape(1) == 0) {
-      check.value_error("'kernel' must have shape (features, units) with features = " +
-                        std::to_string(F) + " and units > 0, got " + format_shape(shape_of(ka)));
-    }
-    const Index U = ka.shape(1);
-    Array<T> xa = check.array<T>("x", x, shape_of(xa0), "(batch, ..., features)");
-    Array<T> k = check.array<T>("kernel", kernel, {F, U}, "(features, units)");
-    auto b = check.optional_array<T>("bias", bias, {U}, "(units,)");
-    Shape out_shape = shape_of(xa0);
-    out_shape.back() = U;
-    Array<T> ya = check.array<T>("y", y, out_shape, "(batch, ..., units)");
-    Array<T> dya = check.array<T>("dy", dy, out_shape, "(batch, ..., units)");
+    auto in = dense_inputs<T>(check, x, kernel, bias);
+    Array<T> ya = check.array<T>("y", y, in.output_shape, "(batch, ..., units)");
+    Array<T> dya = check.array<T>("dy", dy, in.output_shape, "(batch, ..., units)");
     const auto act = check.activation("activation", activation, true);
-    Array<T> dx = empty<T>(shape_of(xa0)), dkernel = empty<T>({F, U});
+    Array<T> dx = empty<T>(shape_of(in.x)), dkernel = empty<T>({in.features, in.units});
     std::optional<Array<T>> dbias;
-    if (b) dbias = empty<T>({U});
+    if (in.bias) dbias = empty<T>({in.units});
     {
       py::gil_scoped_release nogil;
-      rnnkit::dense_backward<T>(rows, F, U, act, dya.data(), xa.data(), k.data(), ya.data(),
-                                dx.mutable_data(), dkernel.mutable_data(), mutable_data_or_null(dbias));
+      rnnkit::dense_backward<T>(in.rows, in.features, in.units, act, dya.data(), in.x.data(),
+                                in.kernel.data(), ya.data(), dx.mutable_data(), dkernel.mutable_data(),
+                                mutable_data_or_null(dbias));
     }
     py::dict grads("x"_a = dx, "kernel"_a = dkernel);
     if (dbias) grads["bias"] = *dbias;

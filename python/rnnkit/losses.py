@@ -534,7 +534,22 @@ class Huber(_FunctionLoss):
         return {"delta": self.delta}
 
 
-class BinaryCrossentropy(_FunctionLoss):
+class _SmoothedCrossentropy(_FunctionLoss):
+    """What binary and categorical crossentropy share: logits or probabilities, label
+    smoothing, and the averaged (class) axis."""
+
+    def __init__(self, from_logits: bool, label_smoothing: float, axis: int, reduction: Optional[str],
+                 name: str, dtype: Any) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = int(axis)
+
+    def _options(self) -> Dict[str, Any]:
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Binary crossentropy, averaged over ``axis``.
 
     Args:
@@ -550,16 +565,10 @@ class BinaryCrossentropy(_FunctionLoss):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: Optional[str] = "sum_over_batch_size", name: str = "binary_crossentropy",
                  dtype: Any = None) -> None:
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = int(axis)
-
-    def _options(self) -> Dict[str, Any]:
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
-class CategoricalCrossentropy(_FunctionLoss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Crossentropy with one-hot targets.
 
     Args:
@@ -575,13 +584,7 @@ class CategoricalCrossentropy(_FunctionLoss):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: Optional[str] = "sum_over_batch_size", name: str = "categorical_crossentropy",
                  dtype: Any = None) -> None:
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
-        self.axis = int(axis)
-
-    def _options(self) -> Dict[str, Any]:
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
 class SparseCategoricalCrossentropy(Loss):
