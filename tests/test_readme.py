@@ -12,10 +12,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the example saves a model file
     readme = (ROOT / "README.md").read_text()
     code = "\n".join(re.findall(r"```python\n(.*?)```", readme, flags=re.S))
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["report"].passed
     assert namespace["r"].output.shape == (32, 50, 64)
+    assert 0 <= namespace["accuracy"] <= 1 and (tmp_path / "model.keras").exists()
+    assert set(namespace["history"].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
