@@ -179,7 +179,14 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
 def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """Reads a model written by ``model.save``: architecture, weights and, with ``compile``,
-    the optimizer (with its state), loss and metrics."""
+    the optimizer (with its state), loss and metrics.
+
+    Args:
+        filepath: the file.
+        custom_objects: name -> your own layer classes and metric functions used by the model.
+        compile: restore the compile settings and optimizer state.
+        safe_mode: accepted for Keras compatibility; rnnkit files never hold code.
+    """
     from . import losses, metrics, optimizers
     from .models import Sequential
 
@@ -192,10 +199,15 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
         _set_model_weights(model, reader.arrays("weights"), reader.filepath)
         compile_config = config.get("compile_config")
         if compile and compile_config:
-            metric_list = [m if isinstance(m, str) else metrics.deserialize(m) for m in compile_config["metrics"]]
+            def metric_list(key: str) -> List[Any]:
+                return [m if isinstance(m, str) else metrics.deserialize(m, custom_objects=custom_objects)
+                        for m in compile_config.get(key) or []]
+
             loss = compile_config["loss"]
             model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                          loss=loss if isinstance(loss, str) else losses.deserialize(loss), metrics=metric_list)
+                          loss=loss if isinstance(loss, str) else losses.deserialize(loss),
+                          loss_weights=compile_config.get("loss_weights"), metrics=metric_list("metrics"),
+                          weighted_metrics=metric_list("weighted_metrics"))
             if reader.has("optimizer/index.json"):
                 model.optimizer.set_state(dict(reader.arrays("optimizer")), model.trainable_weights)
     return model

@@ -9,7 +9,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "interrupt_between_batches"]
+__all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "batch_size", "count",
+           "step_count", "verbosity", "interrupt_between_batches"]
 
 
 def as_array(name: str, value: Any, dtype: Optional[str] = None) -> np.ndarray:
@@ -43,17 +44,45 @@ def class_sample_weights(y: np.ndarray, class_weight: Dict[int, float]) -> np.nd
     else:
         labels = np.rint(y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y).astype(int)
     labels = labels.reshape(len(y), -1)[:, 0]
-    missing = set(np.unique(labels).tolist()) - set(int(k) for k in class_weight)
-    if missing:
-        raise ValueError(f"class_weight has no entry for the classes {sorted(missing)}")
     lookup = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([lookup[int(label)] for label in labels])
+    return np.array([lookup.get(int(label), 1.0) for label in labels])  # unlisted classes weigh 1, as Keras
 
 
-def batches(count: int, batch_size: int, order: Optional[np.ndarray] = None) -> Iterator[np.ndarray]:
-    order = np.arange(count) if order is None else order
-    for start in range(0, count, batch_size):
-        yield order[start:start + batch_size]
+def count(name: str, value: Any, minimum: int, optional: bool = False) -> Optional[int]:
+    """A whole number of at least ``minimum`` (``None`` allowed when ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"'{name}' must be a whole number of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def batch_size(value: Any) -> int:
+    """Keras' default of 32 for ``None``; otherwise a positive whole number."""
+    return 32 if value is None else count("batch_size", value, minimum=1)
+
+
+def step_count(samples: int, size: int, steps: Optional[int]) -> int:
+    total = -(-samples // size)
+    return total if steps is None else min(steps, total)
+
+
+def verbosity(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def batches(samples: int, size: int, order: Optional[np.ndarray] = None,
+            steps: Optional[int] = None) -> Iterator[np.ndarray]:
+    """Index arrays of consecutive batches of ``order`` (default 0..samples-1), at most ``steps``."""
+    order = np.arange(samples) if order is None else order
+    for step, start in enumerate(range(0, samples, size)):
+        if steps is not None and step >= steps:
+            return
+        yield order[start:start + size]
 
 
 class _Interrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -14,6 +15,20 @@ from ..variables import Variable
 from .training import Trainer
 
 __all__ = ["Sequential"]
+
+_BOX = "┏┳┓┃┡╇┩━│├┼┤─└┴┘"
+_ASCII = "+++|+++=|+++-+++"
+
+
+def _box_characters(print_fn: Any) -> Dict[str, str]:
+    """Keras' box-drawing characters, or ASCII where stdout cannot encode them."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    if print_fn is print:
+        try:
+            _BOX.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return dict(zip(_BOX, _ASCII))
+    return dict(zip(_BOX, _BOX))
 
 
 class Sequential(Trainer):
@@ -66,6 +81,7 @@ class Sequential(Trainer):
             raise ValueError("there is no layer to remove")
         layer = self._layers.pop()
         self.built = False
+        self._try_build()
         return layer
 
     def _declared_input_shape(self) -> Optional[Shape]:
@@ -113,15 +129,15 @@ class Sequential(Trainer):
         if not self.built:
             self.build((None,) + x.shape[1:])
         self._check_input(x)
-        for layer in self._layers:
-            x = layer.call(x, training=training)
+        for layer in self._layers:  # each layer computes in its own dtype, as Keras casts
+            x = layer.call(x.astype(layer.dtype, copy=False), training=training)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Backward through the stack after ``forward(training=True)``: sets every weight's
         ``grad`` and returns the gradient of the input."""
         for layer in reversed(self._layers):
-            dy = layer.backward(dy)
+            dy = layer.backward(dy.astype(layer.dtype, copy=False))
         return dy
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
@@ -183,16 +199,18 @@ class Sequential(Trainer):
             raise ValueError("the model is not built yet: declare its input shape or call build() or fit() first")
         print_fn = print_fn or print
         widths = [line_length - 42, 25, 15]
+        box = _box_characters(print_fn)
 
-        def row(cells, left="│", mid="│", right="│"):
+        def row(cells, left=box["│"], mid=box["│"], right=box["│"]):
             parts = [f" {cells[0]:<{widths[0] - 2}} ", f" {cells[1]:<{widths[1] - 2}} ", f" {cells[2]:>{widths[2] - 2}} "]
             return left + mid.join(parts) + right
 
         def rule(left, mid, right, fill):
-            return left + mid.join(fill * w for w in widths) + right
+            return box[left] + box[mid].join(box[fill] * w for w in widths) + box[right]
 
         lines = [f'Model: "{self.name}"', rule("┏", "┳", "┓", "━"),
-                 row(("Layer (type)", "Output Shape", "Param #"), "┃", "┃", "┃"), rule("┡", "╇", "┩", "━")]
+                 row(("Layer (type)", "Output Shape", "Param #"), box["┃"], box["┃"], box["┃"]),
+                 rule("┡", "╇", "┩", "━")]
         shape = self.input_shape
         for k, layer in enumerate(self._layers):
             shape = layer.compute_output_shape(shape)

@@ -30,39 +30,61 @@ class Trainer:
         self._compile_config: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Sequence[Any]] = None,
-                loss_weights: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
-                steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Optional[float] = None,
+                metrics: Optional[Sequence[Any]] = None, weighted_metrics: Optional[Sequence[Any]] = None,
+                run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile: Any = "auto",
+                auto_scale_loss: bool = True) -> None:
         """Sets the optimizer, the loss and the metrics.
 
         Args:
             optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adamw"``, ``"adagrad"``)
                 or an ``rnnkit.optimizers`` object.
             loss: a name (``"mse"``, ``"binary_crossentropy"``, ...) or an ``rnnkit.losses`` object.
-            metrics: names (``"accuracy"``, ``"mae"``, ...) or ``rnnkit.metrics`` objects.
+            loss_weights: a float scaling the loss (a list of one float is accepted too).
+            metrics: names (``"accuracy"``, ``"mae"``, ...), ``rnnkit.metrics`` objects or
+                functions ``fn(y_true, y_pred) -> per-sample values``; not weighted by
+                ``sample_weight``/``class_weight``, as in Keras.
+            weighted_metrics: the same kinds, weighted by ``sample_weight``/``class_weight``.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
                 Keras compatibility; rnnkit always runs its C++ kernels directly.
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("loss_weights and weighted_metrics apply to multi-output models, which "
-                             "rnnkit's Sequential is not")
+        if isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1:
+            loss_weights = loss_weights[0]
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, np.number)):
+            raise ValueError(f"loss_weights must be a float for a single-output model, got {loss_weights!r}")
+        identifiers = {}
+        for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise ValueError(f"Expected `{argument}` argument to be a list or tuple, got {value!r}")
+            identifiers[argument] = list(value or [])
+            for identifier in identifiers[argument]:  # unknown names fail here, not mid-fit
+                if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
+                    metrics_module.get(identifier)
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         self._loss_identifier = loss
-        self._metric_identifiers = list(metrics or [])
-        for identifier in self._metric_identifiers:  # unknown names fail here, not mid-fit
-            if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
-                metrics_module.get(identifier)
+        self._loss_weight = 1.0 if loss_weights is None else float(loss_weights)
+        self._metric_identifiers = identifiers["metrics"]
+        self._weighted_metric_identifiers = identifiers["weighted_metrics"]
         self._metrics = None
-        self.compiled = True
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
             "loss": loss if isinstance(loss, str) else losses.serialize(self.loss),
-            "metrics": [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": m.get_config()}
-                        for m in self._metric_identifiers],
+            "loss_weights": loss_weights,
+            "metrics": [self._metric_config(m) for m in self._metric_identifiers],
+            "weighted_metrics": [self._metric_config(m) for m in self._weighted_metric_identifiers],
         }
+        self.compiled = True
+
+    @staticmethod
+    def _metric_config(identifier: Any) -> Any:
+        """A name stays a name; objects and functions are serialized (functions by name,
+        found again through load_model's custom_objects)."""
+        if isinstance(identifier, str):
+            return identifier
+        return metrics_module.serialize(metrics_module.get(identifier))
 
     def _require_compiled(self) -> None:
         if not self.compiled:
@@ -70,20 +92,30 @@ class Trainer:
 
     @property
     def metrics_names(self) -> List[str]:
-        return ["loss"] + [m.name for m in self._metrics or []]
+        return ["loss"] + [m.name for m, _ in self._metrics or []]
 
-    def _resolve_metrics(self, y: np.ndarray) -> List[metrics_module.Metric]:
-        """Metrics resolve on first use: 'accuracy' depends on the loss and the shapes."""
+    def _resolve_metrics(self, y: np.ndarray) -> List[Tuple[metrics_module.Metric, bool]]:
+        """(metric, weighted) pairs, resolved on first use: 'accuracy' depends on the loss
+        and the shapes. A weighted metric named like a plain one is called weighted_<name>."""
         if self._metrics is None:
             output_shape = tuple(1 if d is None else d for d in self.output_shape)
             y_pred = np.zeros(output_shape, dtype=np.float32)
-            self._metrics = [metrics_module.get(m, loss=self._loss_identifier, y_true=y[:1], y_pred=y_pred)
-                             for m in self._metric_identifiers]
+
+            def resolve(identifier: Any) -> metrics_module.Metric:
+                return metrics_module.get(identifier, loss=self._loss_identifier, y_true=y[:1], y_pred=y_pred)
+
+            plain = [(resolve(m), False) for m in self._metric_identifiers]
+            weighted = [(resolve(m), True) for m in self._weighted_metric_identifiers]
+            names = {m.name for m, _ in plain}
+            for metric, _ in weighted:
+                if metric.name in names:
+                    metric.name = f"weighted_{metric.name}"
+            self._metrics = plain + weighted
         return self._metrics
 
     # ------------------------------------------------------------------ inputs
-    def _prepare(self, x: Any, y: Any = None, sample_weight: Any = None,
-                 class_weight: Optional[Dict[int, float]] = None) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+    def _prepare(self, x: Any, y: Any = None, sample_weight: Any = None
+                 ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
         """Checks x, y and weights before any C++ work, and builds the model if needed."""
         dtype = self._layers[0].dtype if getattr(self, "_layers", None) else None
         x = data.as_array("x", x, dtype)
@@ -96,50 +128,59 @@ class Trainer:
         self._check_input(x)
         if y is not None:
             self._check_targets(y)
-            if class_weight is not None:
-                weights = data.class_sample_weights(y, class_weight)
-                sample_weight = weights if sample_weight is None else sample_weight * weights
         return x, y, sample_weight
 
     def _check_targets(self, y: np.ndarray) -> None:
+        """y must fit the model's output for the loss: the loss is tried on one sample of y
+        against a dummy output, so every shape rule of the loss applies here, up front."""
         if isinstance(self.loss, losses.SparseCategoricalCrossentropy):
             classes = self.output_shape[-1]
-            if y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0)):
+            labels = y[y != self.loss.ignore_class] if self.loss.ignore_class is not None else y
+            if y.dtype.kind == "f" and not np.all(np.equal(np.mod(labels, 1), 0)):
                 raise ValueError("sparse_categorical_crossentropy needs integer class labels in y, got fractions")
-            bad = (y < 0) | (y >= classes)
+            bad = (labels < 0) | (labels >= classes)
             if bad.any():
                 raise ValueError(f"labels must lie in [0, {classes}) for the model's {classes} outputs, "
-                                 f"got {y[bad].flat[0].item()!r}")
+                                 f"got {labels[bad].flat[0].item()!r}")
+        shape = tuple(y.shape[k] if d is None and k < y.ndim else (1 if d is None else d)
+                      for k, d in enumerate(self.output_shape))
+        try:
+            self.loss(y[:1], np.full((1,) + shape[1:], 0.5, dtype=np.float32))
+        except ValueError as error:
+            raise ValueError(f"y of shape {y.shape} does not fit the model's output shape "
+                             f"{self.output_shape} for this loss: {error}") from None
 
     # ------------------------------------------------------------------ steps
     def _train_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
         y_pred = self.forward(x, training=True)
         loss, dy = self.loss.value_and_grad(y, y_pred, sample_weight)
-        loss += self.regularization_loss()
-        self.backward(dy.astype(y_pred.dtype, copy=False))
+        loss = self._loss_weight * loss + self.regularization_loss()
+        self.backward((self._loss_weight * dy).astype(y_pred.dtype, copy=False))
         variables = self.trainable_weights
         for v in variables:
             if v.regularizer is not None:
                 v.grad = v.grad + v.regularizer.gradient(v.value)
         self.optimizer.apply([v.grad for v in variables], variables)
-        for metric in self._resolve_metrics(y):
-            metric.update_state(y, y_pred, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
         return float(loss)
+
+    def _update_metrics(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: Optional[np.ndarray]) -> None:
+        for metric, weighted in self._resolve_metrics(y):
+            metric.update_state(y, y_pred, sample_weight if weighted else None)
 
     def _test_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
         y_pred = self.forward(x, training=False)
-        loss = self.loss(y, y_pred, sample_weight) + self.regularization_loss()
-        for metric in self._resolve_metrics(y):
-            metric.update_state(y, y_pred, sample_weight)
+        loss = self._loss_weight * self.loss(y, y_pred, sample_weight) + self.regularization_loss()
+        self._update_metrics(y, y_pred, sample_weight)
         return float(loss)
 
     def _reset_metrics(self, y: np.ndarray) -> None:
-        for metric in self._resolve_metrics(y):
+        for metric, _ in self._resolve_metrics(y):
             metric.reset_state()
 
     def _logs(self, loss: float) -> Logs:
         logs = {"loss": loss}
-        logs.update({m.name: float(m.result()) for m in self._metrics or []})
+        logs.update({m.name: float(m.result()) for m, _ in self._metrics or []})
         return logs
 
     def _callback_list(self, user: Any, verbose: int, add_history: bool = False,
@@ -176,9 +217,17 @@ class Trainer:
             History, whose ``.history`` maps ``loss``, each metric and ``val_*`` to lists.
         """
         self._require_compiled()
+        epochs = data.count("epochs", epochs, minimum=0)
+        initial_epoch = data.count("initial_epoch", initial_epoch, minimum=0)
+        batch_size = data.batch_size(batch_size)
+        steps_per_epoch = data.count("steps_per_epoch", steps_per_epoch, minimum=1, optional=True)
+        validation_steps = data.count("validation_steps", validation_steps, minimum=1, optional=True)
+        validation_freq = data.count("validation_freq", validation_freq, minimum=1)
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        x, y, sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
+        x, y, sample_weight = self._prepare(x, y, sample_weight)
         if y is None:
             raise ValueError("fit needs targets y")
         if validation_data is None and validation_split > 0:
@@ -186,17 +235,20 @@ class Trainer:
             if split == 0 or split == len(x):
                 raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
                                  f"out of {len(x)}")
-            validation_data = (x[split:], y[split:]) + ((sample_weight[split:],) if sample_weight is not None else ())
+            validation_data = (x[split:], y[split:], None if sample_weight is None else sample_weight[split:])
             x, y = x[:split], y[:split]
             sample_weight = sample_weight[:split] if sample_weight is not None else None
-        if validation_data is not None:
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             validation_data = self._prepare(*validation_data)
+        if class_weight is not None:  # the training samples only, as Keras
+            sample_weight = data.class_sample_weights(y, class_weight)
+        self._check_stateful_batches(len(x), batch_size)
 
-        batch_size = int(batch_size or 32)
-        steps = -(-len(x) // batch_size) if steps_per_epoch is None else min(steps_per_epoch, -(-len(x) // batch_size))
-        verbose = 1 if verbose == "auto" else int(verbose)
+        batches_per_epoch = -(-len(x) // batch_size)
+        steps = batches_per_epoch if steps_per_epoch is None else min(steps_per_epoch, batches_per_epoch)
+        verbose = data.verbosity(verbose)
         callback_list = self._callback_list(callbacks, verbose, add_history=True, epochs=epochs, steps=steps)
         shuffler = utils.rng()
         self.stop_training = False
@@ -208,9 +260,7 @@ class Trainer:
                 callback_list.on_epoch_begin(epoch)
                 order = shuffler.permutation(len(x)) if shuffle else None
                 total, seen = 0.0, 0
-                for step, index in enumerate(data.batches(len(x), batch_size, order)):
-                    if step >= steps:
-                        break
+                for step, index in enumerate(data.batches(len(x), batch_size, order, steps)):
                     callback_list.on_train_batch_begin(step)
                     batch_loss = self._train_step(x[index], y[index],
                                                   sample_weight[index] if sample_weight is not None else None)
@@ -221,8 +271,8 @@ class Trainer:
                         break
                 epoch_logs = self._logs(total / max(seen, 1))
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate(*validation_data, batch_size=validation_batch_size or batch_size,
-                                              callback_list=callback_list)
+                    val_logs = self._evaluate(*validation_data, batch_size=data.batch_size(validation_batch_size or batch_size),
+                                              steps=validation_steps, callback_list=callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
@@ -230,13 +280,18 @@ class Trainer:
         callback_list.on_train_end(epoch_logs)
         return self.history
 
+    def _check_stateful_batches(self, samples: int, batch_size: int) -> None:
+        if any(getattr(layer, "stateful", False) for layer in self._layers) and samples % batch_size:
+            raise ValueError(f"a stateful model needs every batch the same size: {samples} samples do not split "
+                             f"into batches of {batch_size}")
+
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None,
-                  batch_size: int = 32, callback_list: Any = None) -> Logs:
+                  batch_size: int = 32, steps: Optional[int] = None, callback_list: Any = None) -> Logs:
         self._reset_metrics(y)
         callback_list.on_test_begin()
         total, seen = 0.0, 0
-        for step, index in enumerate(data.batches(len(x), batch_size)):
+        for step, index in enumerate(data.batches(len(x), batch_size, steps=steps)):
             callback_list.on_test_batch_begin(step)
             batch_loss = self._test_step(x[index], y[index], sample_weight[index] if sample_weight is not None else None)
             total, seen = total + batch_loss * len(index), seen + len(index)
@@ -257,24 +312,31 @@ class Trainer:
         """The loss and metrics on ``(x, y)``: a scalar loss with no metrics, else
         ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._require_compiled()
+        batch_size = data.batch_size(batch_size)
+        steps = data.count("steps", steps, minimum=1, optional=True)
         x, y, sample_weight = self._prepare(x, y, sample_weight)
         if y is None:
             raise ValueError("evaluate needs targets y")
-        batch_size = int(batch_size or 32)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=-(-len(x) // batch_size))
-        return self._returned(self._evaluate(x, y, sample_weight, batch_size, callback_list), return_dict)
+        self._check_stateful_batches(len(x), batch_size)
+        verbose = data.verbosity(verbose)
+        callback_list = self._callback_list(callbacks, verbose, epochs=1,
+                                            steps=data.step_count(len(x), batch_size, steps))
+        return self._returned(self._evaluate(x, y, sample_weight, batch_size, steps, callback_list), return_dict)
 
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
                 steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> np.ndarray:
-        """The model's outputs for ``x``, computed in batches: ``(N, ...)``."""
+        """The model's outputs for ``x``, computed in batches: ``(N, ...)`` (the first
+        ``steps * batch_size`` samples when ``steps`` is given)."""
+        batch_size = data.batch_size(batch_size)
+        steps = data.count("steps", steps, minimum=1, optional=True)
         x, _, _ = self._prepare(x)
-        batch_size = int(batch_size or 32)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=-(-len(x) // batch_size))
+        self._check_stateful_batches(len(x), batch_size)
+        verbose = data.verbosity(verbose)
+        callback_list = self._callback_list(callbacks, verbose, epochs=1,
+                                            steps=data.step_count(len(x), batch_size, steps))
         callback_list.on_predict_begin()
         outputs = []
-        for step, index in enumerate(data.batches(len(x), batch_size)):
+        for step, index in enumerate(data.batches(len(x), batch_size, steps=steps)):
             callback_list.on_predict_batch_begin(step)
             outputs.append(self.forward(x[index], training=False))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
@@ -285,7 +347,11 @@ class Trainer:
                        class_weight: Optional[Dict[int, float]] = None, return_dict: bool = False) -> Any:
         """One gradient step on one batch; returns its loss (and metrics) as evaluate does."""
         self._require_compiled()
-        x, y, sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
+        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        if class_weight is not None:
+            sample_weight = data.class_sample_weights(y, class_weight)
         self._reset_metrics(y)
         return self._returned(self._logs(self._train_step(x, y, sample_weight)), return_dict)
 
