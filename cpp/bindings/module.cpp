@@ -14,6 +14,7 @@
 #include "rnnkit/gru.hpp"
 #include "rnnkit/lstm.hpp"
 #include "rnnkit/simple_rnn.hpp"
+#include "rnnkit/threads.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -550,6 +551,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
+  m.def("set_num_threads", [](int threads) {
+    if (threads < 1) throw py::value_error("set_num_threads: threads must be at least 1, got " + std::to_string(threads));
+    rnnkit::set_num_threads(threads);
+  }, "threads"_a);
+  m.def("num_threads", &rnnkit::num_threads);
   m.def("dense_forward", &dense_forward, "x"_a, "kernel"_a, "bias"_a = none,
         "activation"_a = "linear");
   m.def("dense_backward", &dense_backward, "x"_a, "kernel"_a, "bias"_a, "y"_a, "dy"_a,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon"]
+__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "set_num_threads", "get_num_threads"]
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
@@ -31,3 +31,19 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     global _EPSILON
     _EPSILON = float(value)
+
+
+def set_num_threads(threads: int) -> None:
+    """Threads the C++ core may use inside one matrix product (default: the machine's cores)."""
+    from . import _core
+
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an integer, got {type(threads).__name__}")
+    _core.set_num_threads(threads)
+
+
+def get_num_threads() -> int:
+    """Threads the C++ core uses inside one matrix product."""
+    from . import _core
+
+    return _core.num_threads()

@@ -1,0 +1,9 @@
+// Threads used inside the core's matrix products (OpenMP through Eigen; 1 without OpenMP).
+#pragma once
+
+namespace rnnkit {
+
+void set_num_threads(int threads);
+int num_threads();
+
+}  // namespace rnnkit
