@@ -2,13 +2,15 @@
 // Backward: dz = dy * act'(z) (through y), dW = x^T dz, db = sum of dz's rows, dx = dz W^T.
 #include "rnnkit/dense.hpp"
 
+#include "matmul.hpp"
+
 namespace rnnkit {
 
 template <typename T>
 void dense_forward(Index rows, Index features, Index units, Activation activation, const T* x,
                    const T* kernel, const T* bias, T* y) {
   MatrixMap<T> out(y, rows, units);
-  out.noalias() = ConstMatrixMap<T>(x, rows, features) * ConstMatrixMap<T>(kernel, features, units);
+  detail::matmul(out, ConstMatrixMap<T>(x, rows, features), ConstMatrixMap<T>(kernel, features, units));
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, units);
   apply_activation(activation, out);
 }
@@ -18,11 +20,11 @@ void dense_backward(Index rows, Index features, Index units, Activation activati
                     const T* x, const T* kernel, const T* y, T* dx, T* dkernel, T* dbias) {
   Matrix<T> dz = ConstMatrixMap<T>(dy, rows, units);
   multiply_by_derivative(activation, dz, ConstMatrixMap<T>(y, rows, units));
-  MatrixMap<T>(dkernel, features, units).noalias() =
-      ConstMatrixMap<T>(x, rows, features).transpose() * dz;  // dW = x^T dz
+  detail::matmul(MatrixMap<T>(dkernel, features, units), ConstMatrixMap<T>(x, rows, features).transpose(),
+                 dz);  // dW = x^T dz
   if (dbias != nullptr) RowVectorMap<T>(dbias, units) = dz.colwise().sum();  // db
-  MatrixMap<T>(dx, rows, features).noalias() =
-      dz * ConstMatrixMap<T>(kernel, features, units).transpose();  // dx = dz W^T
+  detail::matmul(MatrixMap<T>(dx, rows, features), dz,
+                 ConstMatrixMap<T>(kernel, features, units).transpose());  // dx = dz W^T
 }
 
 #define RNNKIT_INSTANTIATE(T)                                                                  \

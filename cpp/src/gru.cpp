@@ -42,17 +42,17 @@ void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, cons
     auto zr = a.leftCols(2 * H);
     auto r = a.middleCols(H, H), candidate = a.middleCols(2 * H, H);
     if (weights.reset_after) {
-      q.noalias() = h_in * recurrent_kernel;
+      detail::matmul(q, h_in, recurrent_kernel);
       if (weights.bias != nullptr) q.rowwise() += ConstRowVectorMap<T>(weights.bias + G, G);
       zr += q.leftCols(2 * H);
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent = q.rightCols(H);
       candidate.array() += r.array() * hh_recurrent.array();
     } else {
-      zr.noalias() += h_in * recurrent_kernel.leftCols(2 * H);
+      detail::matmul(zr, h_in, recurrent_kernel.leftCols(2 * H), /*accumulate=*/true);
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent.array() = r.array() * h_in.array();
-      candidate.noalias() += hh_recurrent * recurrent_kernel.rightCols(H);
+      detail::matmul(candidate, hh_recurrent, recurrent_kernel.rightCols(H), /*accumulate=*/true);
     }
     apply_activation(options.activation, candidate);
     const auto z = a.leftCols(H);
@@ -101,13 +101,13 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
       dq_h_t.array() = da_h.array() * r.array();  // dL/dq_h
       dq_step.leftCols(2 * H) = da.leftCols(2 * H);
       dq_step.rightCols(H) = dq_h_t;
-      dh_prev.noalias() = dq_step * recurrent_kernel.transpose();  // dq U^T
+      detail::matmul(dh_prev, dq_step, recurrent_kernel.transpose());  // dq U^T
     } else {
-      d_rh.noalias() = da_h * recurrent_kernel.rightCols(H).transpose();  // dL/d(r * h_{t-1})
+      detail::matmul(d_rh, da_h, recurrent_kernel.rightCols(H).transpose());  // dL/d(r * h_{t-1})
       da_r.array() = d_rh.array() * h_prev.array();  // dL/dr
       multiply_by_derivative(options.recurrent_activation, da_r, r);
       detail::zero_masked_rows(mask, dims, t, da);
-      dh_prev.noalias() = da.leftCols(2 * H) * recurrent_kernel.leftCols(2 * H).transpose();
+      detail::matmul(dh_prev, da.leftCols(2 * H), recurrent_kernel.leftCols(2 * H).transpose());
       dh_prev.array() += d_rh.array() * r.array();
     }
     dh_prev.array() += dh.array() * z.array();          // through h_t = z * h_{t-1} + ...
@@ -120,8 +120,8 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
   MatrixMap<T> drecurrent_kernel(grads.drecurrent_kernel, H, G);
   if (reset_after) {
     // dq = [dA_zr, dq_h]; the input bias takes dA, the recurrent bias dq.
-    drecurrent_kernel.leftCols(2 * H).noalias() = h_prev.transpose() * dgates.leftCols(2 * H);
-    drecurrent_kernel.rightCols(H).noalias() = h_prev.transpose() * dq_h;
+    detail::matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
+    detail::matmul(drecurrent_kernel.rightCols(H), h_prev.transpose(), dq_h);
     detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                             grads.dbias);
     if (grads.dbias != nullptr) {
@@ -130,9 +130,9 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
       drecurrent_bias.rightCols(H) = dq_h.colwise().sum();
     }
   } else {
-    drecurrent_kernel.leftCols(2 * H).noalias() = h_prev.transpose() * dgates.leftCols(2 * H);
-    drecurrent_kernel.rightCols(H).noalias() =
-        ConstMatrixMap<T>(cache.hh_recurrent, rows, H).transpose() * dgates.rightCols(H);
+    detail::matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
+    detail::matmul(drecurrent_kernel.rightCols(H),
+                   ConstMatrixMap<T>(cache.hh_recurrent, rows, H).transpose(), dgates.rightCols(H));
     detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                             grads.dbias);
   }

@@ -40,7 +40,7 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
     detail::step_rows(cache.h_prev, dims, H, t) = h_in;
     detail::step_rows(cache.c_prev, dims, H, t) = c;
-    a.noalias() += h_in * recurrent_kernel;
+    detail::matmul(a, h_in, recurrent_kernel, /*accumulate=*/true);
     auto i = a.middleCols(0, H), f = a.middleCols(H, H), g = a.middleCols(2 * H, H),
          o = a.middleCols(3 * H, H);
     if (weights.peephole_kernel != nullptr) {
@@ -112,7 +112,7 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
                          da_f.array().rowwise() * peephole.row(1).array();
     }
     detail::zero_masked_rows(mask, dims, t, da);
-    dh_prev.noalias() = da * recurrent_kernel.transpose();  // dh_{t-1} = da U^T
+    detail::matmul(dh_prev, da, recurrent_kernel.transpose());  // dh_{t-1} = da U^T
     detail::drop_state_gradient(dh_prev, recurrent_mask);
     // Masked samples pass both gradients straight through the step.
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);
@@ -122,8 +122,8 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
   }
   MatrixMap<T>(grads.dh0, N, H) = dh;
   MatrixMap<T>(grads.dc0, N, H) = dc;
-  MatrixMap<T>(grads.drecurrent_kernel, H, G).noalias() =
-      ConstMatrixMap<T>(cache.h_prev, rows, H).transpose() * dgates;  // dU = H_prev^T dA
+  detail::matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),
+                 ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(), dgates);  // dU = H_prev^T dA
   detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                           grads.dbias);
   if (has_peephole && grads.dpeephole_kernel != nullptr) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "rnnkit/common.hpp"
+#include "matmul.hpp"
 
 namespace rnnkit::detail {
 
@@ -52,8 +53,8 @@ template <typename T>
 void project_inputs(const SequenceDims& dims, Index width, const T* x, const T* kernel,
                     const T* bias, T* gates) {
   MatrixMap<T> out(gates, dims.batch * dims.time, width);
-  out.noalias() = ConstMatrixMap<T>(x, dims.batch * dims.time, dims.features) *
-                  ConstMatrixMap<T>(kernel, dims.features, width);
+  matmul(out, ConstMatrixMap<T>(x, dims.batch * dims.time, dims.features),
+         ConstMatrixMap<T>(kernel, dims.features, width));
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, width);
 }
 
@@ -64,9 +65,9 @@ void input_gradients(const SequenceDims& dims, Index width, const T* x, const T*
                      const Matrix<T>& dgates, T* dx, T* dkernel, T* dbias) {
   const Index rows = dims.batch * dims.time;
   ConstMatrixMap<T> xs(x, rows, dims.features);
-  MatrixMap<T>(dkernel, dims.features, width).noalias() = xs.transpose() * dgates;
-  MatrixMap<T>(dx, rows, dims.features).noalias() =
-      dgates * ConstMatrixMap<T>(kernel, dims.features, width).transpose();
+  matmul(MatrixMap<T>(dkernel, dims.features, width), xs.transpose(), dgates);
+  matmul(MatrixMap<T>(dx, rows, dims.features), dgates,
+         ConstMatrixMap<T>(kernel, dims.features, width).transpose());
   if (dbias != nullptr) RowVectorMap<T>(dbias, width) = dgates.colwise().sum();
 }
 

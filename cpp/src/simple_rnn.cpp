@@ -28,7 +28,7 @@ void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& option
     auto a = detail::step_rows(cache.gates, dims, H, t);
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
     detail::step_rows(cache.h_prev, dims, H, t) = h_in;
-    a.noalias() += h_in * recurrent_kernel;
+    detail::matmul(a, h_in, recurrent_kernel, /*accumulate=*/true);
     apply_activation(options.activation, a);
     // Masked samples keep h; the others take the new state.
     detail::carry_masked_rows(mask, dims, t, a, h);
@@ -56,14 +56,15 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
     multiply_by_derivative(options.activation, da,
                            detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
     detail::zero_masked_rows(mask, dims, t, da);
-    dh_prev.noalias() = da * recurrent_kernel.transpose();  // dh_{t-1} = da U^T
+    detail::matmul(dh_prev, da, recurrent_kernel.transpose());  // dh_{t-1} = da U^T
     detail::drop_state_gradient(dh_prev, recurrent_mask);
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);   // masked: gradient passes through
     dh.swap(dh_prev);
   }
   MatrixMap<T>(grads.dh0, N, H) = dh;
-  MatrixMap<T>(grads.drecurrent_kernel, H, H).noalias() =
-      ConstMatrixMap<T>(cache.h_prev, N * dims.time, H).transpose() * dgates;  // dU = H_prev^T dA
+  detail::matmul(MatrixMap<T>(grads.drecurrent_kernel, H, H),
+                 ConstMatrixMap<T>(cache.h_prev, N * dims.time, H).transpose(),
+                 dgates);  // dU = H_prev^T dA
   detail::input_gradients(dims, H, x, weights.kernel, dgates, grads.dx, grads.dkernel, grads.dbias);
 }
 

@@ -4,6 +4,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef RNNKIT_USE_OPENBLAS
+#include <cblas.h>
+#endif
 
 namespace rnnkit {
 
@@ -12,8 +15,17 @@ void set_num_threads(int threads) {
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #endif
+#ifdef RNNKIT_USE_OPENBLAS
+  scipy_openblas_set_num_threads(threads);
+#endif
 }
 
-int num_threads() { return Eigen::nbThreads(); }
+int num_threads() {
+#ifdef RNNKIT_USE_OPENBLAS
+  return scipy_openblas_get_num_threads();  // OpenBLAS runs the products that have threads
+#else
+  return Eigen::nbThreads();
+#endif
+}
 
 }  // namespace rnnkit

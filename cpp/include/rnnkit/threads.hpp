@@ -1,4 +1,5 @@
-// Threads used inside the core's matrix products (OpenMP through Eigen; 1 without OpenMP).
+// Threads used inside the core's matrix products: OpenBLAS's when the core uses it, and
+// OpenMP's through Eigen (1 without OpenMP).
 #pragma once
 
 namespace rnnkit {
