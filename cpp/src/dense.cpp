@@ -2,7 +2,7 @@
 // Backward: dz = dy * act'(z) (through y), dW = x^T dz, db = sum of dz's rows, dx = dz W^T.
 #include "rnnkit/dense.hpp"
 
-#include "matmul.hpp"
+#include "parallel.hpp"
 
 namespace rnnkit {
 
@@ -10,7 +10,7 @@ template <typename T>
 void dense_forward(Index rows, Index features, Index units, Activation activation, const T* x,
                    const T* kernel, const T* bias, T* y) {
   MatrixMap<T> out(y, rows, units);
-  detail::matmul(out, ConstMatrixMap<T>(x, rows, features), ConstMatrixMap<T>(kernel, features, units));
+  detail::parallel_matmul(out, ConstMatrixMap<T>(x, rows, features), ConstMatrixMap<T>(kernel, features, units));
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, units);
   apply_activation(activation, out);
 }
@@ -20,10 +20,10 @@ void dense_backward(Index rows, Index features, Index units, Activation activati
                     const T* x, const T* kernel, const T* y, T* dx, T* dkernel, T* dbias) {
   Matrix<T> dz = ConstMatrixMap<T>(dy, rows, units);
   multiply_by_derivative(activation, dz, ConstMatrixMap<T>(y, rows, units));
-  detail::matmul(MatrixMap<T>(dkernel, features, units), ConstMatrixMap<T>(x, rows, features).transpose(),
+  detail::parallel_matmul(MatrixMap<T>(dkernel, features, units), ConstMatrixMap<T>(x, rows, features).transpose(),
                  dz);  // dW = x^T dz
   if (dbias != nullptr) RowVectorMap<T>(dbias, units) = dz.colwise().sum();  // db
-  detail::matmul(MatrixMap<T>(dx, rows, features), dz,
+  detail::parallel_matmul(MatrixMap<T>(dx, rows, features), dz,
                  ConstMatrixMap<T>(kernel, features, units).transpose());  // dx = dz W^T
 }
 

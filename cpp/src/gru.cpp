@@ -22,13 +22,23 @@
 
 namespace rnnkit {
 
+namespace {
+
+// The cache rows of one slice of the batch.
 template <typename T>
-void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                 const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const GruWeights<T>& weights, T* y,
-                 T* h_last, const GruCache<T>& cache) {
+GruCache<T> cache_slice(const GruCache<T>& cache, const detail::BatchSlice& b) {
+  const Index H = b.dims.units;
+  return {b.sequence(cache.gates, 3 * H), b.sequence(cache.h_prev, H),
+          b.sequence(cache.hh_recurrent, H)};
+}
+
+// The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
+// cache.gates already holds x_t W + b_in.
+template <typename T>
+void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* h0,
+                       const std::uint8_t* mask, const T* recurrent_mask,
+                       const GruWeights<T>& weights, T* y, T* h_last, const GruCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 3 * H;
-  // reset_after's bias row 0 is the input bias; row 1, the recurrent one, is added to q.
-  detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
@@ -64,18 +74,34 @@ void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, cons
   MatrixMap<T>(h_last, N, H) = h;
 }
 
+}  // namespace
+
 template <typename T>
-void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                  const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
-                  const GruWeights<T>& weights, const GruCache<T>& cache,
-                  const GruGradients<T>& grads) {
-  const Index N = dims.batch, H = dims.units, G = 3 * H, rows = N * dims.time;
+void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
+                 const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const GruWeights<T>& weights, T* y,
+                 T* h_last, const GruCache<T>& cache) {
+  const Index H = dims.units, G = 3 * H;
+  // reset_after's bias row 0 is the input bias; row 1, the recurrent one, is added to q.
+  detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
+  detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
+    gru_forward_steps(b.dims, options, b.state(h0, H), b.sequence(mask, 1),
+                      b.state(recurrent_mask, H), weights, b.sequence(y, H), b.state(h_last, H),
+                      cache_slice(cache, b));
+  });
+}
+
+namespace {
+
+// The time loop of the backward pass over the samples of dims.batch: writes dgates
+// (N, T, 3H) = dL/da, with reset_after dq_h (N, T, H), and dh0 (N, H).
+template <typename T>
+void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                        const T* dh_last, const std::uint8_t* mask, const T* recurrent_mask,
+                        const GruWeights<T>& weights, const GruCache<T>& cache, T* dgates,
+                        T* dq_h, T* dh0) {
+  const Index N = dims.batch, H = dims.units, G = 3 * H;
   const bool reset_after = weights.reset_after;
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
-  // dgates = dL/da for the input projection. With reset_after the recurrent projection's
-  // gradient dq differs from it only in the h block (da_h * r), kept in dq_h.
-  Matrix<T> dgates(rows, G);
-  Matrix<T> dq_h(reset_after ? rows : 0, H);
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H), d_rh(reset_after ? 0 : N, H);
   Matrix<T> dq_step(reset_after ? N : 0, G);  // [da_z, da_r, dq_h] of one step, contiguous
@@ -87,7 +113,7 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
                candidate = gates.middleCols(2 * H, H);
     const auto h_prev = detail::step_rows(cache.h_prev, dims, H, t);
     const auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
-    auto da = detail::step_rows(dgates.data(), dims, G, t);
+    auto da = detail::step_rows(dgates, dims, G, t);
     auto da_z = da.leftCols(H), da_r = da.middleCols(H, H), da_h = da.middleCols(2 * H, H);
     da_h.array() = dh.array() * (T(1) - z.array());  // dL/dh~
     multiply_by_derivative(options.activation, da_h, candidate);
@@ -97,7 +123,7 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
       da_r.array() = da_h.array() * hh_recurrent.array();  // dL/dr
       multiply_by_derivative(options.recurrent_activation, da_r, r);
       detail::zero_masked_rows(mask, dims, t, da);
-      auto dq_h_t = detail::step_rows(dq_h.data(), dims, H, t);
+      auto dq_h_t = detail::step_rows(dq_h, dims, H, t);
       dq_h_t.array() = da_h.array() * r.array();  // dL/dq_h
       dq_step.leftCols(2 * H) = da.leftCols(2 * H);
       dq_step.rightCols(H) = dq_h_t;
@@ -115,13 +141,34 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);  // masked: gradient passes through
     dh.swap(dh_prev);
   }
-  MatrixMap<T>(grads.dh0, N, H) = dh;
+  MatrixMap<T>(dh0, N, H) = dh;
+}
+
+}  // namespace
+
+template <typename T>
+void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                  const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
+                  const GruWeights<T>& weights, const GruCache<T>& cache,
+                  const GruGradients<T>& grads) {
+  const Index H = dims.units, G = 3 * H, rows = dims.batch * dims.time;
+  const bool reset_after = weights.reset_after;
+  // dgates = dL/da for the input projection. With reset_after the recurrent projection's
+  // gradient dq differs from it only in the h block (da_h * r), kept in dq_h.
+  Matrix<T> dgates(rows, G);
+  Matrix<T> dq_h(reset_after ? rows : 0, H);
+  detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
+    gru_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
+                       b.sequence(mask, 1), b.state(recurrent_mask, H), weights,
+                       cache_slice(cache, b), b.sequence(dgates.data(), G),
+                       reset_after ? b.sequence(dq_h.data(), H) : nullptr, b.state(grads.dh0, H));
+  });
   ConstMatrixMap<T> h_prev(cache.h_prev, rows, H);
   MatrixMap<T> drecurrent_kernel(grads.drecurrent_kernel, H, G);
   if (reset_after) {
     // dq = [dA_zr, dq_h]; the input bias takes dA, the recurrent bias dq.
-    detail::matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
-    detail::matmul(drecurrent_kernel.rightCols(H), h_prev.transpose(), dq_h);
+    detail::parallel_matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
+    detail::parallel_matmul(drecurrent_kernel.rightCols(H), h_prev.transpose(), dq_h);
     detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                             grads.dbias);
     if (grads.dbias != nullptr) {
@@ -130,8 +177,8 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
       drecurrent_bias.rightCols(H) = dq_h.colwise().sum();
     }
   } else {
-    detail::matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
-    detail::matmul(drecurrent_kernel.rightCols(H),
+    detail::parallel_matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
+    detail::parallel_matmul(drecurrent_kernel.rightCols(H),
                    ConstMatrixMap<T>(cache.hh_recurrent, rows, H).transpose(), dgates.rightCols(H));
     detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                             grads.dbias);

@@ -21,13 +21,24 @@
 
 namespace rnnkit {
 
+namespace {
+
+// The cache rows of one slice of the batch.
 template <typename T>
-void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                  const T* h0, const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
-                  const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
-                  const LstmCache<T>& cache) {
+LstmCache<T> cache_slice(const LstmCache<T>& cache, const detail::BatchSlice& b) {
+  const Index H = b.dims.units;
+  return {b.sequence(cache.gates, 4 * H), b.sequence(cache.cell, H), b.sequence(cache.h_prev, H),
+          b.sequence(cache.c_prev, H)};
+}
+
+// The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
+// cache.gates already holds x_t W + b.
+template <typename T>
+void lstm_forward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* h0,
+                        const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
+                        const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
+                        const LstmCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 4 * H;
-  detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   ConstMatrixMap<T> peephole(weights.peephole_kernel, weights.peephole_kernel ? 3 : 0, H);
   Matrix<T> h = detail::initial_state(h0, N, H);
@@ -68,16 +79,35 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
   MatrixMap<T>(c_last, N, H) = c;
 }
 
+}  // namespace
+
 template <typename T>
-void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
-                   const LstmWeights<T>& weights, const LstmCache<T>& cache,
-                   const LstmGradients<T>& grads) {
-  const Index N = dims.batch, H = dims.units, G = 4 * H, rows = N * dims.time;
+void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
+                  const T* h0, const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
+                  const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
+                  const LstmCache<T>& cache) {
+  const Index H = dims.units, G = 4 * H;
+  detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
+  detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
+    lstm_forward_steps(b.dims, options, b.state(h0, H), b.state(c0, H), b.sequence(mask, 1),
+                       b.state(recurrent_mask, H), weights, b.sequence(y, H), b.state(h_last, H),
+                       b.state(c_last, H), cache_slice(cache, b));
+  });
+}
+
+namespace {
+
+// The time loop of the backward pass over the samples of dims.batch: writes dgates
+// (N, T, 4H) = dL/da and the gradients dh0, dc0 (N, H) of the initial states.
+template <typename T>
+void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                         const T* dh_last, const T* dc_last, const std::uint8_t* mask,
+                         const T* recurrent_mask, const LstmWeights<T>& weights,
+                         const LstmCache<T>& cache, T* dgates, T* dh0, T* dc0) {
+  const Index N = dims.batch, H = dims.units, G = 4 * H;
   const bool has_peephole = weights.peephole_kernel != nullptr;
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   ConstMatrixMap<T> peephole(weights.peephole_kernel, has_peephole ? 3 : 0, H);
-  Matrix<T> dgates(rows, G);  // dL/da, batch-major in input time order
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dc = detail::initial_state(dc_last, N, H);
   Matrix<T> dh_prev(N, H), dc_prev(N, H), act_c(N, H), dc_t(N, H);
@@ -89,7 +119,7 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
                g = gates.middleCols(2 * H, H), o = gates.middleCols(3 * H, H);
     const auto c = detail::step_rows(cache.cell, dims, H, t);
     const auto c_prev = detail::step_rows(cache.c_prev, dims, H, t);
-    auto da = detail::step_rows(dgates.data(), dims, G, t);
+    auto da = detail::step_rows(dgates, dims, G, t);
     auto da_i = da.middleCols(0, H), da_f = da.middleCols(H, H), da_c = da.middleCols(2 * H, H),
          da_o = da.middleCols(3 * H, H);
     act_c = c;
@@ -120,9 +150,27 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
     dh.swap(dh_prev);
     dc.swap(dc_prev);
   }
-  MatrixMap<T>(grads.dh0, N, H) = dh;
-  MatrixMap<T>(grads.dc0, N, H) = dc;
-  detail::matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),
+  MatrixMap<T>(dh0, N, H) = dh;
+  MatrixMap<T>(dc0, N, H) = dc;
+}
+
+}  // namespace
+
+template <typename T>
+void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                   const T* dh_last, const T* dc_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
+                   const LstmWeights<T>& weights, const LstmCache<T>& cache,
+                   const LstmGradients<T>& grads) {
+  const Index H = dims.units, G = 4 * H, rows = dims.batch * dims.time;
+  const bool has_peephole = weights.peephole_kernel != nullptr;
+  Matrix<T> dgates(rows, G);  // dL/da, batch-major in input time order
+  detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
+    lstm_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
+                        b.state(dc_last, H), b.sequence(mask, 1), b.state(recurrent_mask, H),
+                        weights, cache_slice(cache, b), b.sequence(dgates.data(), G), b.state(grads.dh0, H),
+                        b.state(grads.dc0, H));
+  });
+  detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),
                  ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(), dgates);  // dU = H_prev^T dA
   detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
                           grads.dbias);

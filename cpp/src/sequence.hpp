@@ -1,8 +1,8 @@
 // Helpers shared by the recurrent cells (internal to the core).
 #pragma once
 
+#include "parallel.hpp"
 #include "rnnkit/common.hpp"
-#include "matmul.hpp"
 
 namespace rnnkit::detail {
 
@@ -48,12 +48,41 @@ void zero_masked_rows(const std::uint8_t* mask, const SequenceDims& dims, Index 
   }
 }
 
+// The samples [begin, begin + dims.batch) of a batch: the whole batch's arrays, offset to the
+// slice's first sample. Strides stay the whole batch's (they depend on time, not on batch).
+struct BatchSlice {
+  SequenceDims dims;  // batch: the slice's sample count; time, features, units: the batch's
+  Index begin;
+
+  template <typename P>
+  P* sequence(P* data, Index width) const {  // an (N, T, width) array, or null
+    return data == nullptr ? nullptr : data + begin * dims.time * width;
+  }
+  template <typename P>
+  P* state(P* data, Index width) const {  // an (N, width) array, or null
+    return data == nullptr ? nullptr : data + begin * width;
+  }
+};
+
+// Runs steps(slice) on slices of the batch, one per thread: samples are independent through
+// the time loop, so each thread runs the whole sequence for its samples without waiting for
+// the others. A slice carries at least ~2^21 multiply-adds of recurrent products.
+template <typename Steps>
+void for_each_batch_slice(const SequenceDims& dims, Index width, Steps&& steps) {
+  const Index grain = std::max<Index>(4, (Index(1) << 21) / std::max<Index>(1, dims.time * dims.units * width));
+  parallel_ranges(dims.batch, grain, [&](Index begin, Index end) {
+    SequenceDims slice = dims;
+    slice.batch = end - begin;
+    steps(BatchSlice{slice, begin});
+  });
+}
+
 // gates = X W (+ bias) for every time step in one GEMM; X is (N*T, F), W (F, width).
 template <typename T>
 void project_inputs(const SequenceDims& dims, Index width, const T* x, const T* kernel,
                     const T* bias, T* gates) {
   MatrixMap<T> out(gates, dims.batch * dims.time, width);
-  matmul(out, ConstMatrixMap<T>(x, dims.batch * dims.time, dims.features),
+  parallel_matmul(out, ConstMatrixMap<T>(x, dims.batch * dims.time, dims.features),
          ConstMatrixMap<T>(kernel, dims.features, width));
   if (bias != nullptr) out.rowwise() += ConstRowVectorMap<T>(bias, width);
 }
@@ -65,9 +94,9 @@ void input_gradients(const SequenceDims& dims, Index width, const T* x, const T*
                      const Matrix<T>& dgates, T* dx, T* dkernel, T* dbias) {
   const Index rows = dims.batch * dims.time;
   ConstMatrixMap<T> xs(x, rows, dims.features);
-  matmul(MatrixMap<T>(dkernel, dims.features, width), xs.transpose(), dgates);
-  matmul(MatrixMap<T>(dx, rows, dims.features), dgates,
-         ConstMatrixMap<T>(kernel, dims.features, width).transpose());
+  parallel_matmul(MatrixMap<T>(dkernel, dims.features, width), xs.transpose(), dgates);
+  parallel_matmul(MatrixMap<T>(dx, rows, dims.features), dgates,
+                  ConstMatrixMap<T>(kernel, dims.features, width).transpose());
   if (dbias != nullptr) RowVectorMap<T>(dbias, width) = dgates.colwise().sum();
 }
 

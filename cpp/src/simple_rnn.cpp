@@ -14,12 +14,23 @@
 
 namespace rnnkit {
 
+namespace {
+
+// The cache rows of one slice of the batch.
 template <typename T>
-void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
-                        const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
-                        T* y, T* h_last, const SimpleRnnCache<T>& cache) {
+SimpleRnnCache<T> cache_slice(const SimpleRnnCache<T>& cache, const detail::BatchSlice& b) {
+  const Index H = b.dims.units;
+  return {b.sequence(cache.gates, H), b.sequence(cache.h_prev, H)};
+}
+
+// The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
+// cache.gates already holds x_t W + b.
+template <typename T>
+void simple_rnn_forward_steps(const SequenceDims& dims, const RecurrentOptions& options,
+                              const T* h0, const std::uint8_t* mask, const T* recurrent_mask,
+                              const SimpleRnnWeights<T>& weights, T* y, T* h_last,
+                              const SimpleRnnCache<T>& cache) {
   const Index H = dims.units;
-  detail::project_inputs(dims, H, x, weights.kernel, weights.bias, cache.gates);
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
   Matrix<T> h = detail::initial_state(h0, dims.batch, H);
   Matrix<T> h_dropped(recurrent_mask ? dims.batch : 0, H);
@@ -38,20 +49,38 @@ void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& option
   MatrixMap<T>(h_last, dims.batch, H) = h;
 }
 
+}  // namespace
+
 template <typename T>
-void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
-                         const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
-                         const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
-                         const SimpleRnnGradients<T>& grads) {
+void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& options, const T* x,
+                        const T* h0, const std::uint8_t* mask, const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
+                        T* y, T* h_last, const SimpleRnnCache<T>& cache) {
+  const Index H = dims.units;
+  detail::project_inputs(dims, H, x, weights.kernel, weights.bias, cache.gates);
+  detail::for_each_batch_slice(dims, H, [&](const detail::BatchSlice& b) {
+    simple_rnn_forward_steps(b.dims, options, b.state(h0, H), b.sequence(mask, 1),
+                             b.state(recurrent_mask, H), weights, b.sequence(y, H),
+                             b.state(h_last, H), cache_slice(cache, b));
+  });
+}
+
+namespace {
+
+// The time loop of the backward pass over the samples of dims.batch: writes dgates
+// (N, T, H) = dL/da and the gradient dh0 (N, H) of the initial state.
+template <typename T>
+void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions& options,
+                               const T* dy, const T* dh_last, const std::uint8_t* mask,
+                               const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
+                               const SimpleRnnCache<T>& cache, T* dgates, T* dh0) {
   const Index N = dims.batch, H = dims.units;
   ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
-  Matrix<T> dgates(N * dims.time, H);  // dL/da, batch-major in input time order
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H);
   for (Index s = dims.time - 1; s >= 0; --s) {
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
-    auto da = detail::step_rows(dgates.data(), dims, H, t);
+    auto da = detail::step_rows(dgates, dims, H, t);
     da = dh;
     multiply_by_derivative(options.activation, da,
                            detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
@@ -61,10 +90,27 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);   // masked: gradient passes through
     dh.swap(dh_prev);
   }
-  MatrixMap<T>(grads.dh0, N, H) = dh;
-  detail::matmul(MatrixMap<T>(grads.drecurrent_kernel, H, H),
-                 ConstMatrixMap<T>(cache.h_prev, N * dims.time, H).transpose(),
-                 dgates);  // dU = H_prev^T dA
+  MatrixMap<T>(dh0, N, H) = dh;
+}
+
+}  // namespace
+
+template <typename T>
+void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
+                         const T* dh_last, const T* x, const std::uint8_t* mask, const T* recurrent_mask,
+                         const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
+                         const SimpleRnnGradients<T>& grads) {
+  const Index H = dims.units, rows = dims.batch * dims.time;
+  Matrix<T> dgates(rows, H);  // dL/da, batch-major in input time order
+  detail::for_each_batch_slice(dims, H, [&](const detail::BatchSlice& b) {
+    simple_rnn_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
+                              b.sequence(mask, 1), b.state(recurrent_mask, H), weights,
+                              cache_slice(cache, b), b.sequence(dgates.data(), H),
+                              b.state(grads.dh0, H));
+  });
+  detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, H),
+                          ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(),
+                          dgates);  // dU = H_prev^T dA
   detail::input_gradients(dims, H, x, weights.kernel, dgates, grads.dx, grads.dkernel, grads.dbias);
 }
 

@@ -1,5 +1,8 @@
-// Threads used inside the core's matrix products: OpenBLAS's when the core uses it, and
-// OpenMP's through Eigen (1 without OpenMP).
+// Threads of the core. The core splits its work itself: the time loop by samples (each
+// thread runs the whole sequence for its share of the batch) and the large matrix products
+// before and after the loop by rows or columns. Each piece runs single-threaded BLAS and
+// joins once at the end, with no barrier per time step, so a busy machine slows a call
+// down in proportion instead of stalling it. Default: the machine's hardware threads.
 #pragma once
 
 namespace rnnkit {
