@@ -34,7 +34,12 @@ def set_epsilon(value: float) -> None:
 
 
 def set_num_threads(threads: int) -> None:
-    """Threads the C++ core may use inside one matrix product (default: the machine's cores)."""
+    """Sets the threads of the C++ core (default: the machine's hardware threads).
+
+    Each call splits its work into at most ``threads`` independent pieces: the time loop by
+    samples of the batch, the large matrix products by rows or columns. ``threads=1`` runs
+    everything on the calling thread.
+    """
     from . import _core
 
     if isinstance(threads, bool) or not isinstance(threads, int):
@@ -43,7 +48,7 @@ def set_num_threads(threads: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads the C++ core uses inside one matrix product."""
+    """The threads of the C++ core (see :func:`set_num_threads`)."""
     from . import _core
 
     return _core.num_threads()
