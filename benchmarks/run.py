@@ -287,6 +287,8 @@ def main(argv=None):
     try:
         import rnnkit
         info["rnnkit_path"] = os.path.dirname(rnnkit.__file__)
+        if info["versions"].get("rnnkit") == "not installed":  # importable without metadata
+            info["versions"]["rnnkit"] = getattr(rnnkit, "__version__", "unknown")
     except ImportError:
         sys.exit("rnnkit is not installed in this Python: pip install /path/to/rnnkit (see benchmarks/README.md)")
     threads_notes = common.set_library_threads(args.threads)

@@ -1,0 +1,41 @@
+"""The benchmark suite keeps working: its --quick smoke run (tiny sizes, one repeat).
+
+Speed is never asserted here; this only checks that every section runs and reports
+rnnkit's numbers, with the peers (torch, Keras) absent or present.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_run_reports_every_section(tmp_path):
+    results_path = tmp_path / "results.json"
+    markdown_path = tmp_path / "results.md"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--threads", "1",
+         "--json", str(results_path), "--markdown", str(markdown_path)],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(results_path.read_text())
+
+    assert {row["cell"] for row in results["kernel"]} == {"simple_rnn", "lstm", "gru"}
+    for row in results["kernel"]:
+        for mode in ("inference", "training"):
+            timing = row["rnnkit"][mode]
+            assert 0 < timing["min"] <= timing["median"] <= timing["max"]
+        if isinstance(row.get("torch"), dict):  # torch installed: the guard compared both
+            assert row["guard"]["ok"], row["guard"]
+    for cell in ("lstm", "gru"):
+        model = results["model"]["rnnkit"][cell]
+        assert model["fit_epoch"]["median"] > 0 and model["predict_samples_per_s"] > 0
+    memory = results["memory"]["rnnkit"]
+    assert memory["peak_bytes"] >= memory["baseline_bytes"] > 0
+    assert results["gemm_peak"]["peak_gflops"] > 0
+
+    report = markdown_path.read_text()
+    for heading in ("## Machine", "## Kernel level", "## Model level", "## Memory"):
+        assert heading in report
