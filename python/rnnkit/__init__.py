@@ -4,10 +4,13 @@
 ``rnnkit.gradcheck`` checks any forward/backward pair against finite differences; the
 Keras-compatible API lives in ``rnnkit.models``, ``rnnkit.layers``, ``rnnkit.optimizers``,
 ``rnnkit.losses``, ``rnnkit.metrics``, ``rnnkit.callbacks``, with the common names here.
+``rnnkit.datasets`` generates data to learn from; ``rnnkit.compare`` trains several models
+on it and sets their results side by side.
 """
 
-from . import (activations, callbacks, config, initializers, layers, losses, metrics, models, ops,
+from . import (activations, callbacks, config, datasets, initializers, layers, losses, metrics, models, ops,
                optimizers, regularizers, utils)
+from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .layers import GRU, LSTM, Dense, Dropout, Input, InputLayer, Layer, SimpleRNN
 from .models import Sequential, load_model
@@ -15,8 +18,8 @@ from .models import Sequential, load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "ops", "gradcheck", "GradcheckReport", "GradcheckError", "__version__",
-    "activations", "callbacks", "config", "initializers", "layers", "losses", "metrics", "models",
+    "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
+    "activations", "callbacks", "config", "datasets", "initializers", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "utils",
     "Sequential", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
+from .plotting import PathLike, plot_learning_curves
 from .progress import Progbar, print_msg
 
 __all__ = [
@@ -262,6 +263,22 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
             self.model.history = self
+
+    def plot(self, metrics: Optional[List[str]] = None, *, path: Optional[PathLike] = None,
+             title: Optional[str] = None) -> Any:
+        """Learning curves: one panel per metric (loss first), training solid and
+        validation dashed. Needs matplotlib (``pip install rnnkit[plot]``).
+
+        Args:
+            metrics: names to draw, e.g. ``["loss", "mae"]``; default every one logged.
+            path: also save the figure there (PNG, SVG or PDF, from the extension).
+            title: the figure's title; default the model's name.
+
+        Returns:
+            The matplotlib Figure.
+        """
+        name = getattr(self.model, "name", None) or "model"
+        return plot_learning_curves({name: self.history}, metrics, path=path, title=title)
 
 
 class ProgbarLogger(Callback):
