@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from . import config, utils
+from .serialization import class_and_config, serialize_object
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -194,14 +195,14 @@ _NAMES = {
 
 
 def serialize(initializer: Initializer) -> Dict[str, Any]:
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    """``{"class_name": ..., "config": initializer.get_config()}``."""
+    return serialize_object(initializer)
 
 
 def deserialize(config: Dict[str, Any]) -> Initializer:
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"unknown initializer {config.get('class_name')!r}; expected one of {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config", {}))
+    """The initializer described by :func:`serialize`'s dict."""
+    cls, options = class_and_config(config, _CLASSES, "initializer")
+    return cls.from_config(options)
 
 
 def get(identifier: Union[str, Dict[str, Any], Initializer]) -> Initializer:

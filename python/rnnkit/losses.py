@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
 
 import numpy as np
 
+from .serialization import class_and_config, serialize_object
+
 __all__ = [
     "Loss",
     "MeanSquaredError",
@@ -659,7 +661,7 @@ def serialize(loss: Optional[Loss]) -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(loss, Loss):
         raise TypeError(f"serialize expects an rnnkit.losses.Loss, got {type(loss).__name__}")
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize_object(loss)
 
 
 def deserialize(config: Union[None, str, Dict[str, Any]],
@@ -669,13 +671,9 @@ def deserialize(config: Union[None, str, Dict[str, Any]],
         return None
     if isinstance(config, str):
         return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', got {config!r}")
-    classes = {**_CLASSES, **(custom_objects or {})}
-    cls = classes.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown loss class {config['class_name']!r}; expected one of {sorted(classes)}")
-    return cls.from_config(dict(config.get("config") or {}))
+    cls, options = class_and_config(config, {**_CLASSES, **(custom_objects or {})}, "loss",
+                                    custom_objects_allowed=True)
+    return cls.from_config(options)
 
 
 def get(identifier: Any) -> Optional[Loss]:

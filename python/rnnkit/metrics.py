@@ -20,6 +20,7 @@ import numpy as np
 
 from . import losses as losses_module
 from .losses import _align, _broadcast_weights, _snake_case, mean_absolute_error, mean_squared_error
+from .serialization import class_and_config, serialize_object
 
 __all__ = [
     "Metric",
@@ -389,7 +390,7 @@ def serialize(metric: Optional[Metric]) -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(metric, Metric):
         raise TypeError(f"serialize expects an rnnkit.metrics.Metric, got {type(metric).__name__}")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return serialize_object(metric)
 
 
 def deserialize(config: Union[None, str, Dict[str, Any]],
@@ -404,14 +405,9 @@ def deserialize(config: Union[None, str, Dict[str, Any]],
         return None
     if isinstance(config, str):
         return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', got {config!r}")
     custom = custom_objects or {}
     classes = {**_CLASSES, **{k: v for k, v in custom.items() if isinstance(v, type)}}
-    cls = classes.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown metric class {config['class_name']!r}; expected one of {sorted(classes)}")
-    options = dict(config.get("config") or {})
+    cls, options = class_and_config(config, classes, "metric", custom_objects_allowed=True)
     if isinstance(options.get("fn"), str) and options["fn"] in custom:
         options["fn"] = custom[options["fn"]]
     return cls.from_config(options)

@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, U
 
 import numpy as np
 
+from .serialization import class_and_config, serialize_object
 from .variables import Variable
 
 __all__ = [
@@ -196,21 +197,16 @@ _SCHEDULES: Dict[str, Type[LearningRateSchedule]] = {
 
 def _serialize_schedule(schedule: LearningRateSchedule) -> Dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` of a schedule."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return serialize_object(schedule)
 
 
 def _deserialize_schedule(config: Dict[str, Any],
                           custom_objects: Optional[Dict[str, Any]] = None) -> LearningRateSchedule:
     """A schedule from ``{"class_name": ..., "config": ...}`` (other keys, e.g. Keras'
     ``module``, are ignored); ``custom_objects`` maps names to user schedule classes."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"a schedule config is a dict {{'class_name': ..., 'config': ...}}, got {config!r}")
-    known = {**_SCHEDULES, **(custom_objects or {})}
-    cls = known.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown learning rate schedule {config['class_name']!r}; expected one of "
-                         f"{', '.join(map(repr, sorted(known)))} (pass others through custom_objects)")
-    return cls.from_config(dict(config.get("config") or {}))
+    cls, options = class_and_config(config, {**_SCHEDULES, **(custom_objects or {})},
+                                    "learning rate schedule", custom_objects_allowed=True)
+    return cls.from_config(options)
 
 
 _serialize_schedule.__name__ = _serialize_schedule.__qualname__ = "serialize"
@@ -763,7 +759,7 @@ def serialize(optimizer: Optimizer) -> Dict[str, Any]:
     Args:
         optimizer: the optimizer.
     """
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return serialize_object(optimizer)
 
 
 def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> Optimizer:

@@ -6,6 +6,8 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from .serialization import class_and_config, serialize_object
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
 
 
@@ -67,18 +69,18 @@ _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
 
 
 def serialize(regularizer: Optional[Regularizer]) -> Optional[Dict[str, Any]]:
+    """``{"class_name": ..., "config": regularizer.get_config()}``, or ``None``."""
     if regularizer is None:
         return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return serialize_object(regularizer)
 
 
 def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Regularizer]:
+    """The regularizer described by :func:`serialize`'s dict, or ``None``."""
     if config is None:
         return None
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"unknown regularizer {config.get('class_name')!r}; expected one of {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config", {}))
+    cls, options = class_and_config(config, _CLASSES, "regularizer")
+    return cls.from_config(options)
 
 
 def get(identifier: Union[None, str, Dict[str, Any], Regularizer]) -> Optional[Regularizer]:
