@@ -19,24 +19,25 @@ THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def configure_threads(n: int) -> None:
-    """Sets every thread-count variable the numeric libraries read at import time."""
+def _set_thread_variables(env, n: int) -> None:
+    """Writes into ``env`` every thread-count variable the numeric libraries read at import."""
     for name in THREAD_ENV:
-        os.environ[name] = str(n)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+        env[name] = str(n)
+    env["TF_NUM_INTRAOP_THREADS"] = str(n)
+    env["TF_NUM_INTEROP_THREADS"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ beside the benchmark scripts
+
+
+def configure_threads(n: int) -> None:
+    """Sets the thread variables in this process, before numpy, torch or TF are imported."""
+    _set_thread_variables(os.environ, n)
 
 
 def thread_env(n: int, **extra: str) -> Dict[str, str]:
     """A copy of os.environ for a worker subprocess with the thread variables set to n."""
     env = dict(os.environ)
-    for name in THREAD_ENV:
-        env[name] = str(n)
-    env["TF_NUM_INTRAOP_THREADS"] = str(n)
-    env["TF_NUM_INTEROP_THREADS"] = "1"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ beside the benchmark scripts
+    _set_thread_variables(env, n)
     env.update(extra)
     return env
 

@@ -275,7 +275,6 @@ def machine_lines(info, peak, threads_notes):
 def main(argv=None):
     args = parse_args(argv)
     common.configure_threads(args.threads)  # before numpy/torch are imported
-    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731 - progress on stderr
     started = time.perf_counter()
 
