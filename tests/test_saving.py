@@ -4,6 +4,7 @@ import io
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,13 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 def test_saving_an_unbuilt_model_explains():
     with pytest.raises(ValueError, match="not built yet"):
         Sequential([LSTM(3)]).save("unused.keras")
+
+
+def test_a_model_saved_by_rnnkit_0_1_0_loads_with_its_optimizer_state():
+    # Written by 0.1.0, when recurrent weights were keyed 'lstm/kernel' (now 'lstm/lstm_cell/kernel').
+    model = load_model(Path(__file__).parent / "fixtures" / "lstm_adam_saved_by_0.1.0.rnnkit")
+    np.testing.assert_allclose(model.predict(np.ones((1, 5, 3)), verbose=0),
+                               [[-0.29082173109054565, 0.49450573325157166]], rtol=1e-6)
+    state = model.optimizer.get_state()
+    assert model.optimizer.iterations == 1
+    assert {"momentum/lstm/lstm_cell/kernel", "velocity/lstm/lstm_cell/recurrent_kernel"} <= set(state)

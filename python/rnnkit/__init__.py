@@ -12,7 +12,8 @@ from . import (activations, callbacks, config, datasets, initializers, layers, l
                optimizers, regularizers, utils)
 from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .layers import GRU, LSTM, Dense, Dropout, Input, InputLayer, Layer, SimpleRNN
+from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Input, InputLayer, Layer, Masking,
+                     SimpleRNN, TimeDistributed)
 from .models import Sequential, load_model
 
 __version__ = "0.1.0"
@@ -22,4 +23,5 @@ __all__ = [
     "activations", "callbacks", "config", "datasets", "initializers", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "utils",
     "Sequential", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
+    "RNN", "Masking", "Embedding", "Bidirectional", "TimeDistributed",
 ]

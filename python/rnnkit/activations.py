@@ -1,10 +1,13 @@
-"""Activation names, as Keras spells them. The functions run in the C++ kernels."""
+"""Activation names, as Keras spells them. Dense and the recurrent layers run them in the C++
+kernels; ``apply`` and ``gradient`` compute them on arrays for the Activation layer."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["get", "serialize", "DENSE_ACTIVATIONS", "RECURRENT_ACTIVATIONS"]
+import numpy as np
+
+__all__ = ["get", "serialize", "apply", "gradient", "DENSE_ACTIVATIONS", "RECURRENT_ACTIVATIONS"]
 
 RECURRENT_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "relu")
 DENSE_ACTIVATIONS = RECURRENT_ACTIVATIONS + ("softmax",)
@@ -27,3 +30,36 @@ def get(identifier: Optional[str], allowed: tuple = DENSE_ACTIVATIONS) -> str:
 
 def serialize(name: str) -> str:
     return name
+
+
+# The Activation layer applies these outside the kernels, on whole arrays (the same
+# functions the C++ kernels compute); each derivative is taken from the output y.
+def apply(name: str, x: np.ndarray) -> np.ndarray:
+    """``activation(x)`` elementwise (softmax over the last axis)."""
+    if name == "linear":
+        return x
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return 0.5 * (np.tanh(0.5 * x) + 1)  # overflow-free logistic
+    if name == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6
+        return np.clip((x + 3) / 6, 0, 1).astype(x.dtype, copy=False)
+    if name == "relu":
+        return np.maximum(x, 0)
+    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def gradient(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """``dL/dx`` given ``y = activation(x)`` and ``dL/dy``."""
+    if name == "linear":
+        return dy
+    if name == "tanh":
+        return dy * (1 - y * y)
+    if name == "sigmoid":
+        return dy * y * (1 - y)
+    if name == "hard_sigmoid":  # slope 1/6 strictly inside the linear segment
+        return dy * ((x > -3) & (x < 3)) / 6
+    if name == "relu":
+        return dy * (x > 0)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))

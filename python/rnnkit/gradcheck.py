@@ -104,40 +104,56 @@ def _evaluate(fn: Callable[..., Any], inputs: Mapping[str, Any]) -> Tuple[Tuple[
     return tuple(np.asarray(o, dtype=np.float64) for o in outputs), backward
 
 
+def _carrying_states(layers: Any) -> List[Any]:
+    """The stateful recurrent layers: those holding carried ``states``."""
+    return [layer for layer in layers if getattr(layer, "stateful", False) and hasattr(layer, "states")]
+
+
 @contextmanager
-def _float64_weights(target: Any) -> Iterator[None]:
-    """Runs a layer or model in float64 for the check, then restores its weights exactly."""
-    layers = list(getattr(target, "layers", [target]))
-    saved = [(layer, layer.dtype, [v.value for v in layer.weights]) for layer in layers]
+def _float64_layer(target: Any) -> Iterator[None]:
+    """Runs a layer or model (and every layer inside it) in float64 for the check, with the
+    states of stateful layers the same at every evaluation; restores weights, dtypes and
+    states exactly afterwards."""
+    layers = list(target._flatten_layers())
+    saved = [(layer, layer.dtype, [v.value for v in layer._weights]) for layer in layers]
+    stateful = [(layer, layer.states) for layer in _carrying_states(layers)]
     for layer in layers:
         layer.dtype = "float64"
-        for variable in layer.weights:
+        for variable in layer._weights:
             variable.value = variable.value.astype(np.float64)
+    for layer, states in stateful:
+        layer.states = None if states is None else [np.asarray(s, dtype=np.float64) for s in states]
     try:
         yield
     finally:
         for layer, dtype, values in saved:
             layer.dtype = dtype
-            for variable, value in zip(layer.weights, values):
+            for variable, value in zip(layer._weights, values):
                 variable.value = value
+        for layer, states in stateful:
+            layer.states = states
 
 
-def _layer_function(target: Any) -> Callable[..., Any]:
+def _layer_function(target: Any, mask: Any) -> Callable[..., Any]:
     """``fn(x=..., <weight path>=...)`` for a layer or model: its forward in training mode
-    and its backward, giving the gradients of x and of every weight."""
-    for layer in getattr(target, "layers", [target]):
+    and its pullback, giving the gradients of x and of every weight."""
+    for layer in target._flatten_layers():
         if getattr(layer, "dropout", 0) or getattr(layer, "recurrent_dropout", 0) or getattr(layer, "rate", 0):
             raise ValueError(f"gradcheck: layer '{layer.name}' drops units at random while training; "
                              "set its dropout rates to 0 for the check")
+    stateful = [(layer, layer.states) for layer in _carrying_states(target._flatten_layers())]
+    variables = target.weights
 
     def fn(x: np.ndarray, **weights: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable]:
-        forward = getattr(target, "forward", None) or target.call
-        y = forward(x, training=True)
+        for layer, states in stateful:  # every evaluation starts from the same carried states
+            layer.states = states
+        y, pullback = target.forward(x, mask=mask, training=True)
         outputs = tuple(y) if isinstance(y, list) else (y,)
 
-        def backward(dy: np.ndarray, *dstates: np.ndarray) -> Dict[str, np.ndarray]:
-            dx = target.backward(dy, dstates) if dstates else target.backward(dy)
-            return {"x": dx} | {v.path: v.grad for v in target.weights}
+        def backward(*d_outputs: np.ndarray) -> Dict[str, np.ndarray]:
+            dx, grads = pullback(list(d_outputs) if isinstance(y, list) else d_outputs[0])
+            found = {v.path: grads.get(v, np.zeros_like(v.value)) for v in variables}
+            return found if dx is None else {"x": dx} | found
 
         return outputs, backward
 
@@ -159,8 +175,10 @@ def gradcheck(
     """Checks the analytic gradients of ``fn`` against central finite differences in float64.
 
     Args:
-        fn: an rnnkit layer or model, checked with respect to ``inputs["x"]`` and every
-            weight (in float64, its weights restored afterwards); or a function called as
+        fn: an rnnkit layer or model, checked with respect to ``inputs["x"]`` (unless it
+            holds integer ids) and every weight, in float64, with ``inputs["mask"]`` passed
+            as its mask if given (weights, dtypes and carried states restored afterwards);
+            or a function called as
             ``fn(**inputs)``; returns an object with ``.outputs`` (a tuple of
             arrays) and ``.backward(*output_grads)`` returning a dict of gradients keyed by
             input name (every ``rnnkit.ops`` forward result qualifies), or a pair
@@ -183,17 +201,21 @@ def gradcheck(
         raise ValueError(f"gradcheck: 'order' must be 2 or 4, got {order!r}")
     if not isinstance(inputs, Mapping):
         raise TypeError(f"gradcheck: 'inputs' must be a dict name -> array, got {type(inputs).__name__}")
-    if hasattr(fn, "weights") and hasattr(fn, "backward"):
-        if set(inputs) != {"x"}:
-            raise ValueError(f"gradcheck of a layer or model takes inputs {{'x': array}}, got keys {sorted(inputs)}")
-        x = np.array(inputs["x"], dtype=np.float64)
-        if not getattr(fn, "built", False):
-            fn.build((None,) + x.shape[1:])
-        with _float64_weights(fn):
+    from .layers.base import Layer
+
+    if isinstance(fn, Layer):
+        if "x" not in inputs or not set(inputs) <= {"x", "mask"}:
+            raise ValueError(f"gradcheck of a layer or model takes inputs {{'x': array[, 'mask': bool array]}}, "
+                             f"got keys {sorted(inputs)}")
+        x = np.asarray(inputs["x"])
+        x = np.array(x, dtype=np.float64) if x.dtype.kind == "f" else x  # integer ids stay ids
+        if not fn.built:
+            fn.build(fn._build_shape(x))
+        with _float64_layer(fn):
             # The weights' own arrays are perturbed in place, so the layer sees every change.
             weights = {v.path: v.value for v in fn.weights}
-            return _check(_layer_function(fn), {"x": x, **weights}, wrt, order, eps, atol, rtol, seed,
-                          raise_exception, copy=False)
+            return _check(_layer_function(fn, inputs.get("mask")), {"x": x, **weights}, wrt, order, eps, atol, rtol,
+                          seed, raise_exception, copy=False)
     return _check(fn, inputs, wrt, order, eps, atol, rtol, seed, raise_exception, copy=True)
 
 

@@ -191,6 +191,7 @@ _NAMES = {
     "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
     "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
+    "uniform": RandomUniform, "normal": RandomNormal,  # Keras 3's short aliases
 }
 
 

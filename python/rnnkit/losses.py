@@ -58,6 +58,8 @@ def _float_dtype(x: np.ndarray, dtype: Any = None) -> np.dtype:
 
 def _align(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Keras' ``squeeze_or_expand_to_same_rank(y_true, y_pred)``, then equal shapes or ValueError."""
+    if y_true is None:
+        raise ValueError(f"{name} needs targets: y_true (y) is None")
     if y_pred.ndim == 0:
         raise ValueError(f"{name}: y_pred must have at least one axis, got a scalar")
     t, p = y_true, y_pred
@@ -225,6 +227,8 @@ def _sparse_labels(y_true: np.ndarray, y_pred: np.ndarray,
                    ignore_class: Optional[int]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Integer class ids of shape ``y_pred.shape[:-1]`` and the mask of non-ignored entries;
     ValueError for a bad shape or a label outside ``[0, C)``, before any computation."""
+    if y_true is None:
+        raise ValueError("sparse_categorical_crossentropy needs targets: y_true (y) is None")
     if y_pred.ndim == 0:
         raise ValueError("sparse_categorical_crossentropy: y_pred needs a class axis, got a scalar")
     labels = y_true
@@ -420,32 +424,53 @@ class Loss:
         return np.asarray(self.call(y_true, y_pred)), None, None
 
     # Public API --------------------------------------------------------------------------
-    def _inputs(self, y_true: Any, y_pred: Any) -> Tuple[np.ndarray, np.ndarray, np.dtype]:
+    def _inputs(self, y_true: Any, y_pred: Any) -> Tuple[Optional[np.ndarray], np.ndarray, np.dtype]:
         y_pred = np.asarray(y_pred)
         dtype = _float_dtype(y_pred, self._dtype)
-        return self._convert_y_true(np.asarray(y_true), dtype), y_pred.astype(dtype, copy=False), dtype
+        t = None if y_true is None else self._convert_y_true(np.asarray(y_true), dtype)
+        return t, y_pred.astype(dtype, copy=False), dtype
+
+    @staticmethod
+    def _combined_mask(values: np.ndarray, own: Optional[np.ndarray], mask: Any) -> Optional[np.ndarray]:
+        """The loss's own mask (ignored classes) and the model's mask (padded steps) together,
+        in the shape of the per-sample losses."""
+        if mask is None:
+            return own
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != values.shape:
+            try:
+                mask = np.broadcast_to(mask.reshape(mask.shape + (1,) * (values.ndim - mask.ndim))
+                                       if mask.ndim < values.ndim else mask, values.shape)
+            except ValueError:
+                raise ValueError(f"the mask of shape {mask.shape} does not match the per-sample losses of shape "
+                                 f"{values.shape}") from None
+        return mask if own is None else (mask & own)
 
     def _convert_y_true(self, y_true: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return y_true.astype(dtype, copy=False)
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Union[float, np.ndarray]:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                 mask: Any = None) -> Union[float, np.ndarray]:
         """The loss: a float, or per-sample losses (times the weights) for reduction None.
 
         Args:
             y_true: targets, shape ``(N, ..., U)`` (class ids ``(N, ...)`` for the sparse loss).
             y_pred: predictions, shape ``(N, ..., U)``.
             sample_weight: weights of shape ``(N,)`` or of the per-sample losses ``(N, ...)``.
+            mask: bool, the shape of the per-sample losses (e.g. ``(N, T)``): masked entries
+                count for nothing, and a mean is over the valid ones (Keras' masked loss).
         """
         t, p, _ = self._inputs(y_true, y_pred)
-        values, _, mask = self._forward(t, p, need_backward=False)
-        loss, _ = _reduce(values, sample_weight, mask, self.reduction)
+        values, _, own = self._forward(t, p, need_backward=False)
+        loss, _ = _reduce(values, sample_weight, self._combined_mask(values, own, mask), self.reduction)
         return loss
 
-    def value_and_grad(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tuple[float, np.ndarray]:
+    def value_and_grad(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                       mask: Any = None) -> Tuple[float, np.ndarray]:
         """The reduced loss and its gradient with respect to ``y_pred``.
 
         Args:
-            y_true, y_pred, sample_weight: as for calling the loss.
+            y_true, y_pred, sample_weight, mask: as for calling the loss.
 
         Returns:
             ``(loss, dloss_dy_pred)``, the gradient with the shape and dtype of ``y_pred``.
@@ -455,8 +480,8 @@ class Loss:
                              f"{self.reduction!r} gives per-sample losses; use 'sum_over_batch_size' or 'sum'")
         y_pred_array = np.asarray(y_pred)
         t, p, dtype = self._inputs(y_true, y_pred_array)
-        values, backward, mask = self._forward(t, p, need_backward=True)
-        loss, coefficient = _reduce(values, sample_weight, mask, self.reduction)
+        values, backward, own = self._forward(t, p, need_backward=True)
+        loss, coefficient = _reduce(values, sample_weight, self._combined_mask(values, own, mask), self.reduction)
         out_dtype = y_pred_array.dtype if y_pred_array.dtype.kind == "f" else dtype
         grad = np.asarray(backward(coefficient)).reshape(y_pred_array.shape).astype(out_dtype, copy=False)
         return float(loss), grad

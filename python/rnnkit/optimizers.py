@@ -349,10 +349,13 @@ class Optimizer:
 
     @property
     def variables(self) -> List[np.ndarray]:
-        """The state arrays, as Keras lists them: ``iterations`` (a 0-d copy), then every slot
-        array itself, per variable in creation order."""
-        return [np.asarray(self.iterations, dtype=np.int64)] + [
-            array for slots in self._slots.values() for array in slots.values()]
+        """The state arrays, as Keras 3 lists them: ``iterations`` (a 0-d copy), ``learning_rate``
+        (a 0-d copy, for a float learning rate), then every slot array itself, per variable in
+        creation order."""
+        head = [np.asarray(self.iterations, dtype=np.int64)]
+        if not isinstance(self._learning_rate, LearningRateSchedule):
+            head.append(np.asarray(self._learning_rate, dtype=np.float32))
+        return head + [array for slots in self._slots.values() for array in slots.values()]
 
     def get_state(self) -> Dict[str, np.ndarray]:
         """A copy of the state: ``{"iterations": 0-d int64, "learning_rate": 0-d float64 (float

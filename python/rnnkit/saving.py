@@ -3,7 +3,7 @@
 Format (``format_version`` 1), a zip archive holding:
 - ``metadata.json``: ``{"format": "rnnkit-model" | "rnnkit-weights", "format_version": 1,
   "rnnkit_version": ..., "saved_at": ISO-8601 time}``;
-- ``config.json`` (models only): ``{"class_name": "Sequential", "config": model.get_config(),
+- ``config.json`` (models only): ``{"class_name": the model's class, found in the layer registry, "config": model.get_config(),
   "compile_config": {...} | null}``;
 - ``weights/NNNN.npy``: the model's weights in ``model.weights`` order, with
   ``weights/index.json`` listing each one's path and shape;
@@ -176,6 +176,22 @@ def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
     _atomic_zip(filepath, write)
 
 
+def _cell_paths(state: Dict[str, Any], variables: List[Any]) -> Dict[str, Any]:
+    """Optimizer state saved by rnnkit 0.1.0, whose recurrent weights had no cell in their path
+    (``momentum/lstm/kernel``), keyed by today's paths (``momentum/lstm/lstm_cell/kernel``)."""
+    renamed = dict(state)
+    for variable in variables:
+        layer, _, rest = variable.path.partition("/")
+        cell, _, weight = rest.partition("/")
+        if not weight.strip() or "/" in weight or not cell.endswith("_cell"):
+            continue
+        for key in list(state):
+            slot, _, path = key.partition("/")
+            if path == f"{layer}/{weight}" and f"{slot}/{variable.path}" not in renamed:
+                renamed[f"{slot}/{variable.path}"] = renamed.pop(key)
+    return renamed
+
+
 def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """Reads a model written by ``model.save``: architecture, weights and, with ``compile``,
@@ -187,15 +203,17 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
         compile: restore the compile settings and optimizer state.
         safe_mode: accepted for Keras compatibility; rnnkit files never hold code.
     """
-    from . import losses, metrics, optimizers
-    from .models import Sequential
+    from . import layers, losses, metrics, optimizers
+    from .models.training import Trainer
 
     with _Reader(filepath, "rnnkit-model") as reader:
         config = reader.json("config.json")
-        if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-            raise ValueError(f"'{reader.filepath}' holds a model of class {config.get('class_name')!r}; "
-                             "rnnkit reads Sequential models")
-        model = Sequential.from_config(config["config"], custom_objects=custom_objects)
+        if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+            raise ValueError(f"'{reader.filepath}' is damaged: config.json holds no model config")
+        model = layers.deserialize({"class_name": config.get("class_name"), "config": config["config"]},
+                                   custom_objects=custom_objects)
+        if not isinstance(model, Trainer):
+            raise ValueError(f"'{reader.filepath}' holds a {config.get('class_name')!r}, which is not a model")
         _set_model_weights(model, reader.arrays("weights"), reader.filepath)
         compile_config = config.get("compile_config")
         if compile and compile_config:
@@ -209,5 +227,6 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
                           loss_weights=compile_config.get("loss_weights"), metrics=metric_list("metrics"),
                           weighted_metrics=metric_list("weighted_metrics"))
             if reader.has("optimizer/index.json"):
-                model.optimizer.set_state(dict(reader.arrays("optimizer")), model.trainable_weights)
+                state = _cell_paths(dict(reader.arrays("optimizer")), model.trainable_weights)
+                model.optimizer.set_state(state, model.trainable_weights)
     return model

@@ -1,4 +1,4 @@
-"""Variable: a named weight array with its gradient, as layers and optimizers share it."""
+"""Variable: a named weight array, as layers and optimizers share it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ __all__ = ["Variable"]
 
 
 class Variable:
-    """A layer weight. ``value`` is the array (updated in place by optimizers); ``grad`` the
-    gradient of the last backward pass, same shape and dtype (``None`` before one).
+    """A layer weight. ``value`` is the array (updated in place by optimizers). Gradients are
+    not stored here: a layer's pullback returns them in a dict keyed by the variable.
 
     Args:
         value: initial array; copied, C-contiguous.
@@ -34,7 +34,6 @@ class Variable:
         self.path = path or name
         self.trainable = trainable
         self.regularizer = regularizer
-        self.grad: Optional[np.ndarray] = None
 
     @property
     def shape(self) -> tuple:

@@ -1,37 +1,71 @@
-"""The Layer base class and the Input placeholder."""
+"""The layer contract: forward returns outputs and a pullback; masks as Keras 3 has them.
+
+A layer's ``forward(inputs, mask=..., training=...)`` returns ``(outputs, pullback)``. The
+pullback maps the gradients of the outputs (same structure, ``None`` for zero) to
+``(d_inputs, grads)``: the gradients of the inputs (same structure as ``inputs``; ``None``
+for integer inputs) and ``grads``, a dict ``{Variable: array}``. Everything the backward
+pass needs lives in the pullback, so a layer called twice, or two layers sharing weights,
+give gradients that the caller sums per variable (:func:`accumulate`). Dropping the
+pullback frees the forward's cache.
+
+Masks: ``supports_masking`` and ``compute_mask(inputs, mask)`` as in Keras 3. A container
+(a model or wrapper) calls ``propagate`` on each layer, which returns the output mask too.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import config, initializers, regularizers
 from ..variables import Variable
 
-__all__ = ["Layer", "InputLayer", "Input"]
+__all__ = ["Layer", "InputLayer", "Input", "Grads", "Pullback", "accumulate"]
 
 Shape = Tuple[Optional[int], ...]
+Grads = Dict[Variable, np.ndarray]
+Pullback = Callable[[Any], Tuple[Any, Grads]]
 _name_counts: Dict[str, int] = defaultdict(int)
+
+
+def _snake_case(cls_name: str) -> str:
+    base = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls_name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", base).lower()
 
 
 def _auto_name(cls_name: str) -> str:
     """Keras' naming: ``lstm``, ``lstm_1``, ... per class, in creation order."""
-    base = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls_name)
-    base = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", base).lower()
+    base = _snake_case(cls_name)
     count = _name_counts[base]
     _name_counts[base] += 1
     return base if count == 0 else f"{base}_{count}"
 
 
-class Layer:
-    """Base layer: owns its weights, computes ``call`` (forward) and ``backward``.
+def accumulate(total: Grads, grads: Grads) -> Grads:
+    """Adds ``grads`` into ``total`` per variable (a variable used twice gets the sum); returns ``total``."""
+    for variable, gradient in grads.items():
+        if gradient is None:
+            continue
+        if variable in total:
+            total[variable] = total[variable] + gradient
+        else:
+            total[variable] = gradient
+    return total
 
-    A layer is called on NumPy arrays (``layer(x)``); the forward pass of a training step
-    keeps what the backward pass needs, and ``backward(dy)`` sets each weight's ``grad``
-    and returns the gradient of the input.
+
+def as_list(value: Any) -> List[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class Layer:
+    """Base layer: owns weights (and possibly sublayers), computes ``forward`` with a pullback.
+
+    Subclasses implement ``_forward(inputs, mask, training, **kwargs) -> (outputs, pullback)``
+    and, if they create weights, ``build(input_shape)``. Calling the layer, ``layer(x)``,
+    returns the outputs alone.
 
     Args:
         name: unique name; default from the class (``lstm``, ``lstm_1``, ...).
@@ -39,107 +73,201 @@ class Layer:
         trainable: whether fit updates the weights.
         input_shape: shape of one sample (no batch axis), for the first layer of a model.
         input_dim: shorthand for ``input_shape=(input_dim,)``.
+        batch_input_shape: ``(batch, ...)``, the input shape with a fixed batch size
+            (stateful models); ``batch_size`` with ``input_shape`` says the same.
     """
+
+    supports_masking = False
+    #: Keras' autocast: inputs are cast to the layer's dtype before ``_forward``.
+    casts_inputs = True
 
     def __init__(self, *, name: Optional[str] = None, dtype: Optional[str] = None, trainable: bool = True,
                  input_shape: Optional[Sequence[Optional[int]]] = None, input_dim: Optional[int] = None,
+                 batch_input_shape: Optional[Sequence[Optional[int]]] = None, batch_size: Optional[int] = None,
                  **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         self.name = name or _auto_name(type(self).__name__)
-        self.dtype = np.dtype(dtype or config.floatx()).name
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self._dtype = np.dtype(dtype or config.floatx()).name
+        if self._dtype not in ("float32", "float64"):
+            raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {self._dtype!r}")
         self.trainable = trainable
+        if batch_input_shape is not None:
+            batch_size, input_shape = batch_input_shape[0], tuple(batch_input_shape[1:])
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self.input_shape_arg: Optional[Shape] = tuple(input_shape) if input_shape is not None else None
+        self.batch_size_arg: Optional[int] = batch_size
         self.built = False
         self.input_shape: Optional[Shape] = None
         self._weights: List[Variable] = []
+        self._path_prefix = ""  # set by an RNN for its cell, whose name is not unique ("lstm_cell")
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        """Sets the compute dtype of this layer and of the layers inside it (their weights
+        keep theirs; gradcheck converts those)."""
+        self._dtype = np.dtype(value).name
+        for layer in self._sublayers():
+            layer.dtype = value
+
+    def _sublayers(self) -> List["Layer"]:
+        """The layers this layer holds (wrappers, cells, models); weights recurse into them."""
+        return []
+
+    def _flatten_layers(self) -> Iterator["Layer"]:
+        """This layer and every layer inside it, each once, depth first."""
+        seen = set()
+        stack = [self]
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            yield layer
+            stack[0:0] = layer._sublayers()
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "zeros", regularizer: Any = None,
                    trainable: bool = True) -> Variable:
         """Creates a weight of ``shape`` in the layer's dtype."""
         value = initializers.get(initializer)(shape, dtype=self.dtype)
-        variable = Variable(value, name=name, path=f"{self.name}/{name}", trainable=trainable,
+        variable = Variable(value, name=name, path=f"{self._path_prefix}{self.name}/{name}", trainable=trainable,
                             regularizer=regularizers.get(regularizer))
         self._weights.append(variable)
         return variable
 
+    def _unique(self, variables: Iterator[Variable]) -> List[Variable]:
+        seen, out = set(), []
+        for variable in variables:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                out.append(variable)
+        return out
+
     @property
     def weights(self) -> List[Variable]:
-        return list(self._weights)
+        """Every weight, this layer's own first, then its sublayers' in order (each once)."""
+        return self._unique(iter(self._weights + [w for layer in self._sublayers() for w in layer.weights]))
 
     @property
     def trainable_weights(self) -> List[Variable]:
-        return [w for w in self._weights if w.trainable and self.trainable]
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        return self._unique(iter(own + [w for layer in self._sublayers() for w in layer.trainable_weights]))
 
     @property
     def non_trainable_weights(self) -> List[Variable]:
-        return [w for w in self._weights if not (w.trainable and self.trainable)]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of the weights, in Keras' order."""
-        return [w.numpy() for w in self._weights]
+        return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets the weights from arrays in Keras' order and shapes."""
+        variables = self.weights
         weights = list(weights)
-        if len(weights) != len(self._weights):
+        if len(weights) != len(variables):
             raise ValueError(
-                f"layer '{self.name}' has {len(self._weights)} weights "
-                f"({', '.join(w.name for w in self._weights) or 'none'}), got {len(weights)} arrays"
+                f"layer '{self.name}' has {len(variables)} weights "
+                f"({', '.join(w.name for w in variables) or 'none'}), got {len(weights)} arrays"
             )
-        for variable, value in zip(self._weights, weights):
+        for variable, value in zip(variables, weights):
             value = np.asarray(value)
             if value.shape != variable.shape:
                 raise ValueError(f"layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, "
-                                 f"got an array of shape {value.shape}")
-        for variable, value in zip(self._weights, weights):
+                                 f"got an array of shape {value.shape} ({variable.path})")
+        for variable, value in zip(variables, weights):
             variable.assign(value)
 
     def count_params(self) -> int:
-        return int(sum(w.value.size for w in self._weights))
+        return int(sum(w.value.size for w in self.weights))
 
     def regularization_loss(self) -> float:
-        return float(sum(w.regularizer(w.value) for w in self._weights if w.regularizer is not None))
+        return float(sum(w.regularizer(w.value) for w in self.weights if w.regularizer is not None))
 
     # ------------------------------------------------------------------ computation
-    def build(self, input_shape: Shape) -> None:
+    def build(self, input_shape: Any) -> None:
         """Creates the weights for inputs of ``input_shape`` (batch axis first, ``None``)."""
-        self.input_shape = tuple(input_shape)
+        self.input_shape = tuple(input_shape) if _is_shape(input_shape) else input_shape
         self.built = True
 
-    def compute_output_shape(self, input_shape: Shape) -> Any:
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return tuple(input_shape)
 
-    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        raise NotImplementedError
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the outputs, given the inputs and their mask (Keras 3's meaning)."""
+        return mask if self.supports_masking else None
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Gradient of the input of the last training forward, given that of its output;
-        sets ``grad`` on each weight."""
-        raise NotImplementedError
+    def _forward(self, inputs: Any, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _forward")
 
-    def _as_input(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
+    def _prepare(self, inputs: Any) -> Any:
+        """Checks the inputs are numeric arrays and, for layers that compute in floats, casts them."""
+        if isinstance(inputs, (list, tuple)):
+            return [self._prepare(x) for x in inputs]
+        x = np.asarray(inputs)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{self.name}: expected a numeric array, got dtype {x.dtype}")
-        return x.astype(self.dtype, copy=False)
+        return x.astype(self.dtype, copy=False) if self.casts_inputs else x
 
-    def __call__(self, x: Any, training: bool = False, **kwargs: Any) -> Any:
-        x = self._as_input(x)
+    def _build_shape(self, inputs: Any) -> Any:
+        """The shape the layer builds for: the batch axis left open, as Keras does."""
+        if isinstance(inputs, list):
+            return [self._build_shape(x) for x in inputs]
+        return (None,) + tuple(inputs.shape[1:])
+
+    def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
+                **kwargs: Any) -> Tuple[Any, Pullback]:
+        """The outputs and the pullback ``d_outputs -> (d_inputs, {variable: gradient})``.
+
+        Args:
+            inputs: an array (or a list of arrays), batch axis first.
+            mask: bool ``(batch, time)`` marking valid steps, or ``None``.
+            training: training mode (dropout on).
+        """
+        inputs = self._prepare(inputs)
         if not self.built:
-            self.build((None,) + x.shape[1:])
-        return self.call(x, training=training, **kwargs)
+            self.build(self._build_shape(inputs))
+        return self._forward(inputs, mask, training, **kwargs)
+
+    def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
+                  **kwargs: Any) -> Tuple[Any, Any, Pullback]:
+        """``forward`` and the output mask together, as containers use them."""
+        outputs, pullback = self.forward(inputs, mask=mask, training=training, **kwargs)
+        return outputs, self.compute_mask(inputs, mask), pullback
+
+    def __call__(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
+        return self.forward(inputs, mask=mask, training=training, **kwargs)[0]
+
+    def call(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
+        """The outputs for ``inputs`` (Keras' name; the same as calling the layer)."""
+        return self(inputs, training=training, mask=mask, **kwargs)
+
+    def reset_state(self) -> None:
+        """Stateful layers forget their carried states; other layers have none."""
+        for layer in self._sublayers():
+            layer.reset_state()
+
+    def reset_states(self) -> None:
+        """Keras 2's name of :meth:`reset_state`."""
+        self.reset_state()
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         config_ = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.input_shape_arg is not None:
             config_["input_shape"] = list(self.input_shape_arg)
+        if self.batch_size_arg is not None:
+            config_["batch_size"] = self.batch_size_arg
         return config_
 
     @classmethod
@@ -150,25 +278,54 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, tuple) or (isinstance(value, list) and all(d is None or isinstance(d, int)
+                                                                         for d in value))
+
+
+def check_mask(layer: Layer, mask: Any, x: np.ndarray) -> Optional[np.ndarray]:
+    """The mask as a bool ``(batch, time)`` array matching ``x``, or a clear error naming the layer."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype.kind not in "biu":
+        raise TypeError(f"{layer.name}: the mask must hold booleans, got dtype {mask.dtype}")
+    if mask.shape != tuple(x.shape[:2]):
+        raise ValueError(f"{layer.name}: the mask must have shape (batch, time) = {tuple(x.shape[:2])}, "
+                         f"got {mask.shape}")
+    return mask.astype(bool, copy=False)
+
+
+def unary_pullback(backward: Callable[[np.ndarray], np.ndarray]) -> Pullback:
+    """The pullback of a weightless one-input layer from ``dy -> dx``."""
+    def pullback(dy: Any) -> Tuple[Any, Grads]:
+        return (None if dy is None else backward(np.asarray(dy))), {}
+    return pullback
+
+
 class InputLayer(Layer):
     """The input placeholder of a Sequential model: ``Input(shape=(time, features))``.
 
     Args:
         shape: shape of one sample, without the batch axis; ``None`` for a variable length.
-        batch_size: optional fixed batch size.
+        batch_size: optional fixed batch size (needed by stateful models).
+        dtype: the input's dtype; ``"int32"``/``"int64"`` for token ids feeding an Embedding.
     """
+
+    casts_inputs = False
 
     def __init__(self, shape: Sequence[Optional[int]], batch_size: Optional[int] = None,
                  dtype: Optional[str] = None, name: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(name=name, dtype=dtype, input_shape=tuple(shape), **kwargs)
+        input_dtype = np.dtype(dtype or config.floatx()).name
+        if np.dtype(input_dtype).kind not in "fiub":
+            raise ValueError(f"Input: dtype must be numeric, got {input_dtype!r}")
+        super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size, **kwargs)
+        self._dtype = input_dtype
         self.batch_size = batch_size
         self.shape = (batch_size,) + tuple(shape)
 
-    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        return x
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy
+    def _forward(self, inputs: Any, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        return inputs, unary_pullback(lambda dy: dy)
 
     def get_config(self) -> Dict[str, Any]:
         return {"shape": list(self.input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype,
@@ -177,5 +334,6 @@ class InputLayer(Layer):
 
 def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None, dtype: Optional[str] = None,
           name: Optional[str] = None) -> InputLayer:
-    """Declares a model's input shape, as ``keras.Input``: the first entry of a Sequential."""
+    """Declares a model's input shape (and dtype, e.g. ``"int32"`` for token ids), as
+    ``keras.Input``: the first entry of a Sequential."""
     return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)

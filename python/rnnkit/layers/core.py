@@ -1,44 +1,54 @@
-"""Dense and Dropout."""
+"""Dense, Dropout, Activation, Masking, Embedding and the shape layers (Flatten, Reshape, RepeatVector)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Layer, Shape
+from .base import Grads, Layer, Pullback, Shape, unary_pullback
 
-__all__ = ["Dense", "Dropout"]
+__all__ = ["Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten", "Reshape", "RepeatVector"]
 
 
 class Dense(Layer):
     """``y = activation(x W + b)`` on the last axis: ``(N, F) -> (N, units)``, and per time
-    step on ``(N, T, F) -> (N, T, units)`` as Keras 3 does.
+    step on ``(N, T, F) -> (N, T, units)`` as Keras 3 does (the mask passes through).
 
     Args:
         units: output width.
         activation: ``None``/``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``,
-            ``"hard_sigmoid"``, ``"softmax"``.
+            ``"hard_sigmoid"``, ``"softmax"``. Setting ``layer.activation = None`` later
+            means linear, as in Keras.
         use_bias: whether to add ``b``.
         kernel_initializer, bias_initializer: Keras names or objects.
         kernel_regularizer, bias_regularizer: ``rnnkit.regularizers`` or names.
     """
 
+    supports_masking = True
+
     def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
+        self.activation = activation
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._result: Optional[ops.DenseResult] = None
+
+    @property
+    def activation(self) -> str:
+        return self._activation
+
+    @activation.setter
+    def activation(self, value: Optional[str]) -> None:
+        self._activation = activations.get(value)
 
     def build(self, input_shape: Shape) -> None:
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -53,23 +63,22 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected input of shape (batch, ..., {self.kernel.shape[0]}), "
                              f"got {x.shape}")
-        result = ops.dense_forward(x, self.kernel.value, self.bias.value if self.bias else None,
+        kernel, bias = self.kernel, self.bias
+        result = ops.dense_forward(x, kernel.value, bias.value if bias is not None else None,
                                    activation=self.activation)
-        self._result = result if training else None
-        return result.output
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._result is None:
-            raise RuntimeError(f"{self.name}: backward needs a forward call with training=True first")
-        grads = self._result.backward(dy)
-        self.kernel.grad = grads["kernel"]
-        if self.bias is not None:
-            self.bias.grad = grads["bias"]
-        return grads["x"]
+        def pullback(dy: Any) -> Tuple[Any, Grads]:
+            grads = result.backward(None if dy is None else np.asarray(dy, dtype=x.dtype))
+            weight_grads = {kernel: grads["kernel"]}
+            if bias is not None:
+                weight_grads[bias] = grads["bias"]
+            return grads["x"], weight_grads
+
+        return result.output, pullback
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {
@@ -92,6 +101,8 @@ class Dropout(Layer):
         seed: seed of the masks.
     """
 
+    supports_masking = True
+
     def __init__(self, rate: float, noise_shape: Optional[Sequence[Optional[int]]] = None,
                  seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -99,20 +110,225 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self._rng = utils.rng(seed)
-        self._mask: Optional[np.ndarray] = None
 
-    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         if not training or self.rate == 0:
-            self._mask = None
-            return x
+            return x, unary_pullback(lambda dy: dy)
         shape = x.shape if self.noise_shape is None else tuple(
             x.shape[k] if d is None else d for k, d in enumerate(self.noise_shape))
-        self._mask = ((self._rng.random(shape) >= self.rate) / (1 - self.rate)).astype(x.dtype)
-        return x * self._mask
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy if self._mask is None else dy * self._mask
+        keep = ((self._rng.random(shape) >= self.rate) / (1 - self.rate)).astype(x.dtype)
+        return x * keep, unary_pullback(lambda dy: dy * keep)
 
     def get_config(self) -> Dict[str, Any]:
         noise_shape = list(self.noise_shape) if self.noise_shape is not None else None
         return super().get_config() | {"rate": self.rate, "noise_shape": noise_shape, "seed": self.seed}
+
+
+class Activation(Layer):
+    """Applies an activation elementwise (softmax over the last axis); the mask passes through.
+
+    Args:
+        activation: ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"hard_sigmoid"``, ``"softmax"``.
+    """
+
+    supports_masking = True
+
+    def __init__(self, activation: Optional[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        name = self.activation
+        y = activations.apply(name, x)
+        return y, unary_pullback(lambda dy: activations.gradient(name, x, y, dy.astype(x.dtype, copy=False)))
+
+    def get_config(self) -> Dict[str, Any]:
+        return super().get_config() | {"activation": self.activation}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value``: ``(N, T, F)`` in, the
+    same out with those steps zeroed, and the mask ``(N, T)`` for the layers after it.
+
+    Args:
+        mask_value: the padding value.
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray:
+        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
+
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if x.ndim < 2:
+            raise ValueError(f"{self.name}: Masking needs inputs of shape (batch, time, features), got {x.shape}")
+        keep = self.compute_mask(x)[..., None].astype(x.dtype)
+        return x * keep, unary_pullback(lambda dy: dy * keep)
+
+    def get_config(self) -> Dict[str, Any]:
+        return super().get_config() | {"mask_value": self.mask_value}
+
+
+class Embedding(Layer):
+    """Looks up a vector per integer id: ``(N, ...)`` ids in ``[0, input_dim)`` give
+    ``(N, ..., output_dim)``. The backward pass adds each step's gradient into its id's
+    row (a scatter-add; no one-hot of the vocabulary is formed).
+
+    Args:
+        input_dim: vocabulary size. output_dim: vector size.
+        embeddings_initializer: Keras name or object (``"uniform"``: U(-0.05, 0.05)).
+        embeddings_regularizer: ``rnnkit.regularizers`` or name.
+        mask_zero: id 0 is padding: the layer emits the mask ``ids != 0`` (so ``input_dim``
+            counts the padding id too).
+
+    Ids may be any integer dtype; floats holding whole numbers are cast as Keras casts
+    them, and fractional, negative or too large ids raise ValueError.
+    """
+
+    casts_inputs = False
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, mask_zero: bool = False, input_length: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        if input_length is not None and "input_shape" not in kwargs:  # Keras 2's argument
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive integer, got {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+
+    def build(self, input_shape: Shape) -> None:
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer, self.embeddings_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Optional[np.ndarray]:
+        return np.asarray(inputs) != 0 if self.mask_zero else None
+
+    def _ids(self, inputs: np.ndarray) -> np.ndarray:
+        if inputs.dtype.kind == "f":
+            if not np.all(np.isfinite(inputs)) or np.any(np.mod(inputs, 1) != 0):
+                raise TypeError(f"{self.name}: Embedding ids must be integers, got dtype {inputs.dtype} with "
+                                "fractional or non-finite values")
+        elif inputs.dtype.kind not in "iu":
+            raise TypeError(f"{self.name}: Embedding ids must be integers, got dtype {inputs.dtype}")
+        if inputs.ndim < 1 or inputs.size == 0:
+            raise ValueError(f"{self.name}: Embedding needs a non-empty batch of ids, got shape {inputs.shape}")
+        bad = (inputs < 0) | (inputs >= self.input_dim)
+        if bad.any():
+            where = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(f"{self.name}: id {inputs[where].item()!r} at index {where} is out of range: "
+                             f"ids must lie in [0, input_dim) = [0, {self.input_dim})")
+        return inputs.astype(np.intp, copy=False)
+
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        ids = self._ids(inputs)
+        embeddings = self.embeddings
+
+        def pullback(dy: Any) -> Tuple[Any, Grads]:
+            grad = np.zeros_like(embeddings.value)
+            if dy is not None:
+                np.add.at(grad, ids.ravel(), np.asarray(dy, dtype=grad.dtype).reshape(-1, self.output_dim))
+            return None, {embeddings: grad}
+
+        return embeddings.value[ids], pullback
+
+    def get_config(self) -> Dict[str, Any]:
+        return super().get_config() | {
+            "input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer)}
+
+
+class _Reshaping(Layer):
+    """A layer that only rearranges its input: the gradient is reshaped back."""
+
+    def _target(self, x: np.ndarray) -> Tuple[int, ...]:
+        raise NotImplementedError
+
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        shape = x.shape
+        return x.reshape(self._target(x)), unary_pullback(lambda dy: dy.reshape(shape))
+
+
+class Flatten(_Reshaping):
+    """``(N, d1, d2, ...) -> (N, d1 * d2 * ...)``."""
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else int(np.prod(rest)))
+
+    def _target(self, x: np.ndarray) -> Tuple[int, ...]:
+        return (x.shape[0], -1)
+
+
+class Reshape(_Reshaping):
+    """``(N, ...) -> (N, *target_shape)``; one entry of ``target_shape`` may be -1.
+
+    Args:
+        target_shape: the shape of one sample after the layer.
+    """
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+            raise ValueError(f"Reshape: target_shape may hold positive sizes and one -1, got {self.target_shape}")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if -1 not in self.target_shape:
+            return (input_shape[0],) + self.target_shape
+        known = input_shape[1:]
+        if None in known:
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        rest = int(np.prod(known)) // -int(np.prod(self.target_shape))
+        return (input_shape[0],) + tuple(rest if d == -1 else d for d in self.target_shape)
+
+    def _target(self, x: np.ndarray) -> Tuple[int, ...]:
+        size = int(np.prod(x.shape[1:]))
+        known = -int(np.prod(self.target_shape)) if -1 in self.target_shape else int(np.prod(self.target_shape))
+        if (size % known if -1 in self.target_shape else size != known):
+            raise ValueError(f"{self.name}: cannot reshape samples of shape {x.shape[1:]} ({size} values) "
+                             f"to {self.target_shape}")
+        return (x.shape[0],) + self.target_shape
+
+    def get_config(self) -> Dict[str, Any]:
+        return super().get_config() | {"target_shape": list(self.target_shape)}
+
+
+class RepeatVector(Layer):
+    """Repeats a vector ``n`` times: ``(N, F) -> (N, n, F)``, as an encoder's summary fed to
+    every step of a decoder.
+
+    Args:
+        n: number of repetitions.
+    """
+
+    def __init__(self, n: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"RepeatVector: n must be a positive integer, got {n!r}")
+        self.n = int(n)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], self.n, input_shape[1])
+
+    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if x.ndim != 2:
+            raise ValueError(f"{self.name}: RepeatVector needs inputs of shape (batch, features), got {x.shape}")
+        return np.repeat(x[:, None, :], self.n, axis=1), unary_pullback(lambda dy: dy.sum(axis=1))
+
+    def get_config(self) -> Dict[str, Any]:
+        return super().get_config() | {"n": self.n}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import layers as layers_module
 from .. import saving
-from ..layers.base import InputLayer, Layer, Shape, _auto_name
-from ..variables import Variable
+from ..layers.base import Grads, InputLayer, Layer, Pullback, Shape, _auto_name, accumulate
 from .training import Trainer
 
 __all__ = ["Sequential"]
@@ -31,8 +30,12 @@ def _box_characters(print_fn: Any) -> Dict[str, str]:
     return dict(zip(_BOX, _BOX))
 
 
-class Sequential(Trainer):
-    """A linear stack of layers, as ``keras.Sequential``.
+class Sequential(Trainer, Layer):
+    """A linear stack of layers, as ``keras.Sequential``; itself a layer, so it can sit inside
+    another model or a wrapper (``TimeDistributed(Sequential([...]))``).
+
+    A mask made by a layer (``Masking``, ``Embedding(mask_zero=True)``) flows to the layers
+    after it and, from the last layer, to the loss and the metrics.
 
     Args:
         layers: layers in order; the first may be ``rnnkit.layers.Input(shape)`` or have
@@ -40,14 +43,14 @@ class Sequential(Trainer):
         name: the model's name.
     """
 
+    casts_inputs = False
+
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None,
                  trainable: bool = True) -> None:
-        super().__init__()
-        self.name = name or _auto_name("Sequential")
-        self.trainable = trainable
+        Trainer.__init__(self)
+        Layer.__init__(self, name=name or _auto_name("Sequential"), trainable=trainable)
         self._layers: List[Layer] = []
         self._input: Optional[InputLayer] = None
-        self.built = False
         for layer in layers or []:
             self.add(layer)
 
@@ -56,6 +59,17 @@ class Sequential(Trainer):
     def layers(self) -> List[Layer]:
         """The layers, without the Input placeholder (as Keras 3)."""
         return list(self._layers)
+
+    def _sublayers(self) -> List[Layer]:
+        return list(self._layers)
+
+    @property
+    def dtype(self) -> str:
+        return self._layers[0].dtype if self._layers else self._dtype
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        Layer.dtype.fset(self, value)
 
     def add(self, layer: Layer) -> None:
         """Appends a layer; the model builds as soon as its input shape is known."""
@@ -69,9 +83,9 @@ class Sequential(Trainer):
             raise TypeError(f"Sequential.add expects an rnnkit layer, got {type(layer).__name__}")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"the model already has a layer named '{layer.name}'; names must be unique")
-        if getattr(layer, "return_state", False):
-            raise ValueError(f"{layer.name}: a layer with return_state=True returns several arrays, which a "
-                             "Sequential model cannot pass on; use return_state only when calling a layer directly")
+        if getattr(layer, "return_state", False) or getattr(layer, "merge_mode", "concat") is None:
+            raise ValueError(f"{layer.name}: a layer returning several arrays (return_state=True or "
+                             "merge_mode=None) cannot feed the next layer of a Sequential model; call it directly")
         self._layers.append(layer)
         self.built = False
         self._try_build()
@@ -88,7 +102,7 @@ class Sequential(Trainer):
         if self._input is not None:
             return self._input.shape
         if self._layers and self._layers[0].input_shape_arg is not None:
-            return (None,) + self._layers[0].input_shape_arg
+            return (self._layers[0].batch_size_arg,) + self._layers[0].input_shape_arg
         if self._layers and self._layers[0].built:
             return self._layers[0].input_shape
         return None
@@ -113,6 +127,17 @@ class Sequential(Trainer):
         self.output_shape = shape
         self.built = True
 
+    def compute_output_shape(self, input_shape: Shape) -> Any:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    @property
+    def input_dtype(self) -> Optional[str]:
+        """The dtype of the declared Input (token ids: an integer dtype), else ``None``."""
+        return self._input.dtype if self._input is not None else None
+
     # ------------------------------------------------------------------ computation
     def _check_input(self, x: np.ndarray) -> None:
         expected = self.input_shape
@@ -124,66 +149,43 @@ class Sequential(Trainer):
                 raise ValueError(f"the model expects inputs of shape {expected}, got shape {x.shape} "
                                  f"(axis {axis} is {got}, expected {want})")
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The output of the stack; with ``training`` each layer keeps what backward needs."""
+    def _build_shape(self, inputs: Any) -> Any:
+        return self._declared_input_shape() or (None,) + tuple(inputs.shape[1:])
+
+    def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
+                **kwargs: Any) -> Tuple[Any, Pullback]:
+        """The outputs and the pullback ``d_outputs -> (d_inputs, {variable: gradient})``."""
+        outputs, _, pullback = self.propagate(inputs, mask, training, **kwargs)
+        return outputs, pullback
+
+    def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
+                  **kwargs: Any) -> Tuple[Any, Any, Pullback]:
+        """The outputs, their mask and the pullback, layer after layer."""
+        if kwargs:
+            raise TypeError(f"{self.name}: unexpected arguments {sorted(kwargs)}")
+        x = self._prepare(inputs)
         if not self.built:
-            self.build((None,) + x.shape[1:])
+            self.build(self._build_shape(x))
         self._check_input(x)
-        for layer in self._layers:  # each layer computes in its own dtype, as Keras casts
-            x = layer.call(x.astype(layer.dtype, copy=False), training=training)
-        return x
+        pullbacks = []
+        for layer in self._layers:
+            x, mask, pullback = layer.propagate(x, mask, training)
+            pullbacks.append(pullback)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Backward through the stack after ``forward(training=True)``: sets every weight's
-        ``grad`` and returns the gradient of the input."""
-        for layer in reversed(self._layers):
-            dy = layer.backward(dy.astype(layer.dtype, copy=False))
-        return dy
+        def pullback(d_outputs: Any) -> Tuple[Any, Grads]:
+            grads: Grads = {}
+            d = d_outputs
+            for layer_pullback in reversed(pullbacks):
+                d, layer_grads = layer_pullback(d)
+                accumulate(grads, layer_grads)
+            return d, grads
 
-    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        return self.forward(self._as_input(x), training=training)
+        return x, mask, pullback
 
-    def _as_input(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"model inputs must be numeric arrays, got dtype {x.dtype}")
-        dtype = self._layers[0].dtype if self._layers else "float32"
-        return x.astype(dtype, copy=False)
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return self.propagate(inputs, mask, training=False)[1]
 
     # ------------------------------------------------------------------ weights
-    @property
-    def weights(self) -> List[Variable]:
-        return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> List[Variable]:
-        return [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
-
-    @property
-    def non_trainable_weights(self) -> List[Variable]:
-        trainable = {id(w) for w in self.trainable_weights}
-        return [w for w in self.weights if id(w) not in trainable]
-
-    def get_weights(self) -> List[np.ndarray]:
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self._layers)
-        if len(weights) != expected:
-            raise ValueError(f"the model has {expected} weight arrays, got {len(weights)}")
-        start = 0
-        for layer in self._layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[start:start + count])
-            start += count
-
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self._layers)
-
-    def regularization_loss(self) -> float:
-        return sum(layer.regularization_loss() for layer in self._layers)
-
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         if index is not None:
             return self._layers[index]
@@ -247,25 +249,21 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
-        entries = []
-        if self._input is not None:
-            entries.append({"class_name": "InputLayer", "config": self._input.get_config()})
-        entries += [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers]
+        entries = [layers_module.serialize(self._input)] if self._input is not None else []
+        entries += [layers_module.serialize(layer) for layer in self._layers]
         return {"name": self.name, "trainable": self.trainable, "layers": entries,
                 "build_input_shape": list(self.input_shape) if self.built else None}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None) -> "Sequential":
-        """Rebuilds a model from ``get_config()``; only rnnkit's layer classes (and
-        ``custom_objects``) can be named, so a config cannot run arbitrary code."""
-        known = {name: getattr(layers_module, name) for name in layers_module.__all__}
-        known.update(custom_objects or {})
+        """Rebuilds a model from ``get_config()``; only registered classes (rnnkit's layers and
+        models, and ``custom_objects``) can be named, so a config cannot run arbitrary code."""
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for entry in config.get("layers", []):
-            layer_cls = known.get(entry.get("class_name"))
-            if layer_cls is None or not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
-                raise ValueError(f"unknown layer class {entry.get('class_name')!r}; known: {sorted(known)}")
-            model.add(layer_cls.from_config(dict(entry.get("config", {}))))
+            layer = layers_module.deserialize(entry, custom_objects=custom_objects)
+            if not isinstance(layer, Layer):
+                raise ValueError(f"{entry.get('class_name')!r} is not a layer")
+            model.add(layer)
         if config.get("build_input_shape") and not model.built:
             model.build(tuple(config["build_input_shape"]))
         return model

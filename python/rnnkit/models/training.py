@@ -16,8 +16,9 @@ Logs = Dict[str, float]
 
 
 class Trainer:
-    """Training for a model with ``forward``, ``backward``, ``trainable_weights``,
-    ``regularization_loss``, ``build`` and ``output_shape``."""
+    """Training for any model through its public interface: ``propagate(x, mask, training)``
+    (outputs, their mask and the pullback), ``layers``, ``trainable_weights``,
+    ``regularization_loss``, ``build``, ``input_dtype`` and ``output_shape``."""
 
     def __init__(self) -> None:
         self.optimizer: Optional[optimizers.Optimizer] = None
@@ -114,21 +115,27 @@ class Trainer:
         return self._metrics
 
     # ------------------------------------------------------------------ inputs
-    def _prepare(self, x: Any, y: Any = None, sample_weight: Any = None
+    def _prepare_data(self, x: Any, y: Any = None, sample_weight: Any = None
                  ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
-        """Checks x, y and weights before any C++ work, and builds the model if needed."""
-        dtype = self._layers[0].dtype if getattr(self, "_layers", None) else None
-        x = data.as_array("x", x, dtype)
+        """Checks x, y and weights before any C++ work, and builds the model if needed. Float
+        inputs are cast once to the dtype the first layer computes in; integer ids stay integers."""
+        x = data.as_array("x", x, self._input_cast_dtype(x))
         y = None if y is None else data.as_array("y", y)
         if sample_weight is not None:
             sample_weight = data.as_array("sample_weight", sample_weight, "float64")
         data.check_same_length(x=x, y=y, sample_weight=sample_weight)
         if not self.built:
-            self.build((None,) + x.shape[1:])
+            self.build(self._build_shape(x))
         self._check_input(x)
         if y is not None:
             self._check_targets(y)
         return x, y, sample_weight
+
+    def _input_cast_dtype(self, x: Any) -> Optional[str]:
+        first = self.layers[0] if self.layers else None
+        if first is None or not first.casts_inputs or (self.input_dtype and np.dtype(self.input_dtype).kind in "iu"):
+            return None
+        return first.dtype
 
     def _check_targets(self, y: np.ndarray) -> None:
         """y must fit the model's output for the loss: the loss is tried on one sample of y
@@ -151,30 +158,46 @@ class Trainer:
                              f"{self.output_shape} for this loss: {error}") from None
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
-        y_pred = self.forward(x, training=True)
-        loss, dy = self.loss.value_and_grad(y, y_pred, sample_weight)
+    def _train_step(self, x: np.ndarray, y: Optional[np.ndarray], sample_weight: Optional[np.ndarray]) -> float:
+        """Forward with the mask, loss and its gradient under that mask, pullback, optimizer."""
+        y_pred, mask, pullback = self.propagate(x, None, training=True)
+        loss, dy = self.loss.value_and_grad(y, y_pred, sample_weight, mask=mask)
         loss = self._loss_weight * loss + self.regularization_loss()
-        self.backward((self._loss_weight * dy).astype(y_pred.dtype, copy=False))
+        _, grads = pullback((self._loss_weight * dy).astype(y_pred.dtype, copy=False))
         variables = self.trainable_weights
+        gradients = []
         for v in variables:
+            gradient = grads.get(v)
             if v.regularizer is not None:
-                v.grad = v.grad + v.regularizer.gradient(v.value)
-        self.optimizer.apply([v.grad for v in variables], variables)
-        self._update_metrics(y, y_pred, sample_weight)
+                penalty = v.regularizer.gradient(v.value)
+                gradient = penalty if gradient is None else gradient + penalty
+            gradients.append(gradient)
+        self.optimizer.apply(gradients, variables)
+        self._update_metrics(y, y_pred, sample_weight, mask)
         return float(loss)
 
-    def _update_metrics(self, y: np.ndarray, y_pred: np.ndarray, sample_weight: Optional[np.ndarray]) -> None:
+    def _update_metrics(self, y: Optional[np.ndarray], y_pred: np.ndarray, sample_weight: Optional[np.ndarray],
+                        mask: Optional[np.ndarray] = None) -> None:
+        """Masked steps get weight 0 in every metric, as Keras does; sample weights only in
+        the weighted metrics."""
+        if y is None:
+            return
         for metric, weighted in self._resolve_metrics(y):
-            metric.update_state(y, y_pred, sample_weight if weighted else None)
+            weights = sample_weight if weighted else None
+            if mask is not None:
+                m = np.asarray(mask, dtype=np.float64)
+                weights = m if weights is None else m * weights.reshape(weights.shape + (1,) * (m.ndim - weights.ndim))
+            metric.update_state(y, y_pred, weights)
 
     def _test_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
-        y_pred = self.forward(x, training=False)
-        loss = self._loss_weight * self.loss(y, y_pred, sample_weight) + self.regularization_loss()
-        self._update_metrics(y, y_pred, sample_weight)
+        y_pred, mask, _ = self.propagate(x, None, training=False)
+        loss = self._loss_weight * self.loss(y, y_pred, sample_weight, mask=mask) + self.regularization_loss()
+        self._update_metrics(y, y_pred, sample_weight, mask)
         return float(loss)
 
-    def _reset_metrics(self, y: np.ndarray) -> None:
+    def _reset_metrics(self, y: Optional[np.ndarray]) -> None:
+        if y is None:
+            return
         for metric, _ in self._resolve_metrics(y):
             metric.reset_state()
 
@@ -227,7 +250,7 @@ class Trainer:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if class_weight is not None and sample_weight is not None:
             raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
-        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
         if y is None:
             raise ValueError("fit needs targets y")
         if validation_data is None and validation_split > 0:
@@ -241,7 +264,7 @@ class Trainer:
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            validation_data = self._prepare(*validation_data)
+            validation_data = self._prepare_data(*validation_data)
         if class_weight is not None:  # the training samples only, as Keras
             sample_weight = data.class_sample_weights(y, class_weight)
         self._check_stateful_batches(len(x), batch_size)
@@ -281,7 +304,7 @@ class Trainer:
         return self.history
 
     def _check_stateful_batches(self, samples: int, batch_size: int) -> None:
-        if any(getattr(layer, "stateful", False) for layer in self._layers) and samples % batch_size:
+        if any(getattr(layer, "stateful", False) for layer in self._flatten_layers()) and samples % batch_size:
             raise ValueError(f"a stateful model needs every batch the same size: {samples} samples do not split "
                              f"into batches of {batch_size}")
 
@@ -314,7 +337,7 @@ class Trainer:
         self._require_compiled()
         batch_size = data.batch_size(batch_size)
         steps = data.count("steps", steps, minimum=1, optional=True)
-        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
         if y is None:
             raise ValueError("evaluate needs targets y")
         self._check_stateful_batches(len(x), batch_size)
@@ -329,7 +352,7 @@ class Trainer:
         ``steps * batch_size`` samples when ``steps`` is given)."""
         batch_size = data.batch_size(batch_size)
         steps = data.count("steps", steps, minimum=1, optional=True)
-        x, _, _ = self._prepare(x)
+        x, _, _ = self._prepare_data(x)
         self._check_stateful_batches(len(x), batch_size)
         verbose = data.verbosity(verbose)
         callback_list = self._callback_list(callbacks, verbose, epochs=1,
@@ -338,18 +361,19 @@ class Trainer:
         outputs = []
         for step, index in enumerate(data.batches(len(x), batch_size, steps=steps)):
             callback_list.on_predict_batch_begin(step)
-            outputs.append(self.forward(x[index], training=False))
+            outputs.append(self.forward(x[index], training=False)[0])
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
         callback_list.on_predict_end()
         return np.concatenate(outputs)
 
-    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: Optional[Dict[int, float]] = None, return_dict: bool = False) -> Any:
-        """One gradient step on one batch; returns its loss (and metrics) as evaluate does."""
+        """One gradient step on one batch; returns its loss (and metrics) as evaluate does.
+        ``y`` may be left out for a loss that needs no targets (its ``y_true`` is then ``None``)."""
         self._require_compiled()
         if class_weight is not None and sample_weight is not None:
             raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
-        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = data.class_sample_weights(y, class_weight)
         self._reset_metrics(y)
@@ -358,11 +382,11 @@ class Trainer:
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) of one batch, without updating the weights."""
         self._require_compiled()
-        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
         self._reset_metrics(y)
         return self._returned(self._logs(self._test_step(x, y, sample_weight)), return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """The model's outputs for one batch."""
-        x, _, _ = self._prepare(x)
-        return self.forward(x, training=False)
+        x, _, _ = self._prepare_data(x)
+        return self.forward(x, training=False)[0]
