@@ -22,3 +22,6 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert namespace["r"].output.shape == (32, 50, 64)
     assert 0 <= namespace["accuracy"] <= 1 and (tmp_path / "model.keras").exists()
     assert set(namespace["history"].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    text_loss = namespace["text_history"].history["loss"]
+    assert text_loss[-1] < text_loss[0]
+    assert set(namespace["tagger_history"].history) == {"loss", "mae"}
