@@ -39,3 +39,18 @@ def test_quick_benchmark_run_reports_every_section(tmp_path):
     report = markdown_path.read_text()
     for heading in ("## Machine", "## Kernel level", "## Model level", "## Memory"):
         assert heading in report
+
+
+def test_quick_masking_benchmark_reports_both_sections(tmp_path):
+    results_path = tmp_path / "masking.json"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "masking.py"), "--quick", "--threads", "1",
+                          "--json", str(results_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(results_path.read_text())
+    assert {row["cell"] for row in results["masking"]} == {"lstm", "gru"}
+    for row in results["masking"]:
+        assert 0 < row["valid_fraction"] < 1
+        assert row["masked"]["median"] > 0 and row["unmasked"]["median"] > 0
+    embedding = results["embedding"]
+    assert embedding["step"]["median"] > 0
+    assert 0 < embedding["tracemalloc"]["step2"] < embedding["one_hot_bytes"]
