@@ -14,7 +14,7 @@ from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Input, InputLayer, Layer, Masking,
                      SimpleRNN, TimeDistributed)
-from .models import Sequential, load_model
+from .models import Model, Sequential, load_model
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,6 @@ __all__ = [
     "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
     "activations", "callbacks", "config", "datasets", "initializers", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "utils",
-    "Sequential", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
+    "Sequential", "Model", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
     "RNN", "Masking", "Embedding", "Bidirectional", "TimeDistributed",
 ]

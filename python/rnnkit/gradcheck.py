@@ -134,26 +134,50 @@ def _float64_layer(target: Any) -> Iterator[None]:
             layer.states = states
 
 
-def _layer_function(target: Any, mask: Any) -> Callable[..., Any]:
-    """``fn(x=..., <weight path>=...)`` for a layer or model: its forward in training mode
-    and its pullback, giving the gradients of x and of every weight."""
+def _input_names(x: Any) -> List[str]:
+    """The names gradcheck gives a model's inputs: ``x``, or ``x[0]``, ``x[1]``, ... for a list,
+    ``x[name]`` for a dict."""
+    if isinstance(x, (list, tuple)):
+        return [f"x[{k}]" for k in range(len(x))]
+    if isinstance(x, dict):
+        return [f"x[{k}]" for k in x]
+    return ["x"]
+
+
+def _layer_function(target: Any, mask: Any, x: Any) -> Callable[..., Any]:
+    """``fn(<input names>=..., <weight path>=...)`` for a layer or model: its forward in training
+    mode and its pullback, giving the gradients of the inputs and of every weight."""
     for layer in target._flatten_layers():
         if getattr(layer, "dropout", 0) or getattr(layer, "recurrent_dropout", 0) or getattr(layer, "rate", 0):
             raise ValueError(f"gradcheck: layer '{layer.name}' drops units at random while training; "
                              "set its dropout rates to 0 for the check")
     stateful = [(layer, layer.states) for layer in _carrying_states(target._flatten_layers())]
     variables = target.weights
+    names = _input_names(x)
 
-    def fn(x: np.ndarray, **weights: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable]:
+    def structured(values: List[Any]) -> Any:
+        if isinstance(x, dict):
+            return dict(zip(x, values))
+        return list(values) if isinstance(x, (list, tuple)) else values[0]
+
+    def flat(value: Any) -> List[Any]:
+        if isinstance(x, dict):
+            return [value[k] for k in x]
+        return list(value) if isinstance(x, (list, tuple)) else [value]
+
+    def fn(**arrays: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable]:
         for layer, states in stateful:  # every evaluation starts from the same carried states
             layer.states = states
-        y, pullback = target.forward(x, mask=mask, training=True)
-        outputs = tuple(y) if isinstance(y, list) else (y,)
+        y, pullback = target.forward(structured([arrays[n] for n in names]), mask=mask, training=True)
+        keys = list(y) if isinstance(y, dict) else None
+        outputs = tuple(y[k] for k in keys) if keys else (tuple(y) if isinstance(y, list) else (y,))
 
         def backward(*d_outputs: np.ndarray) -> Dict[str, np.ndarray]:
-            dx, grads = pullback(list(d_outputs) if isinstance(y, list) else d_outputs[0])
+            d = dict(zip(keys, d_outputs)) if keys else (list(d_outputs) if isinstance(y, list) else d_outputs[0])
+            dx, grads = pullback(d)
             found = {v.path: grads.get(v, np.zeros_like(v.value)) for v in variables}
-            return found if dx is None else {"x": dx} | found
+            d_inputs = {n: g for n, g in zip(names, flat(dx) if dx is not None else []) if g is not None}
+            return d_inputs | found
 
         return outputs, backward
 
@@ -175,8 +199,9 @@ def gradcheck(
     """Checks the analytic gradients of ``fn`` against central finite differences in float64.
 
     Args:
-        fn: an rnnkit layer or model, checked with respect to ``inputs["x"]`` (unless it
-            holds integer ids) and every weight, in float64, with ``inputs["mask"]`` passed
+        fn: an rnnkit layer or model, checked with respect to ``inputs["x"]`` (an array, or
+            a list/dict of arrays for a model of several inputs, checked as ``x[0]``, ``x[1]``
+            or ``x[name]``; integer ids are not perturbed) and every weight, in float64, with ``inputs["mask"]`` passed
             as its mask if given (weights, dtypes and carried states restored afterwards);
             or a function called as
             ``fn(**inputs)``; returns an object with ``.outputs`` (a tuple of
@@ -205,17 +230,20 @@ def gradcheck(
 
     if isinstance(fn, Layer):
         if "x" not in inputs or not set(inputs) <= {"x", "mask"}:
-            raise ValueError(f"gradcheck of a layer or model takes inputs {{'x': array[, 'mask': bool array]}}, "
-                             f"got keys {sorted(inputs)}")
-        x = np.asarray(inputs["x"])
-        x = np.array(x, dtype=np.float64) if x.dtype.kind == "f" else x  # integer ids stay ids
+            raise ValueError(f"gradcheck of a layer or model takes inputs {{'x': array or list/dict of arrays"
+                             f"[, 'mask': bool array]}}, got keys {sorted(inputs)}")
+        x = inputs["x"]
+        leaves = list(x.values()) if isinstance(x, dict) else (list(x) if isinstance(x, (list, tuple)) else [x])
+        leaves = [np.asarray(a) for a in leaves]
+        leaves = [np.array(a, dtype=np.float64) if a.dtype.kind == "f" else a for a in leaves]  # ids stay ids
         if not fn.built:
-            fn.build(fn._build_shape(x))
+            fn.build(fn._build_shape(leaves[0]))
         with _float64_layer(fn):
             # The weights' own arrays are perturbed in place, so the layer sees every change.
             weights = {v.path: v.value for v in fn.weights}
-            return _check(_layer_function(fn, inputs.get("mask")), {"x": x, **weights}, wrt, order, eps, atol, rtol,
-                          seed, raise_exception, copy=False)
+            arrays = dict(zip(_input_names(x), leaves))
+            return _check(_layer_function(fn, inputs.get("mask"), x), {**arrays, **weights}, wrt, order, eps, atol,
+                          rtol, seed, raise_exception, copy=False)
     return _check(fn, inputs, wrt, order, eps, atol, rtol, seed, raise_exception, copy=True)
 
 

@@ -203,7 +203,7 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
         compile: restore the compile settings and optimizer state.
         safe_mode: accepted for Keras compatibility; rnnkit files never hold code.
     """
-    from . import layers, losses, metrics, optimizers
+    from . import layers
     from .models.training import Trainer
 
     with _Reader(filepath, "rnnkit-model") as reader:
@@ -217,15 +217,7 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
         _set_model_weights(model, reader.arrays("weights"), reader.filepath)
         compile_config = config.get("compile_config")
         if compile and compile_config:
-            def metric_list(key: str) -> List[Any]:
-                return [m if isinstance(m, str) else metrics.deserialize(m, custom_objects=custom_objects)
-                        for m in compile_config.get(key) or []]
-
-            loss = compile_config["loss"]
-            model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                          loss=loss if isinstance(loss, str) else losses.deserialize(loss),
-                          loss_weights=compile_config.get("loss_weights"), metrics=metric_list("metrics"),
-                          weighted_metrics=metric_list("weighted_metrics"))
+            model._compile_from_config(compile_config, custom_objects=custom_objects)
             if reader.has("optimizer/index.json"):
                 state = _cell_paths(dict(reader.arrays("optimizer")), model.trainable_weights)
                 model.optimizer.set_state(state, model.trainable_weights)

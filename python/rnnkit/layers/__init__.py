@@ -11,12 +11,16 @@ from typing import Any, Dict, Optional
 from .base import Input, InputLayer, Layer
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Masking, RepeatVector, Reshape
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
+                      dot, maximum, minimum, multiply, subtract)
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten",
            "Reshape", "RepeatVector", "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
-           "StackedRNNCells", "Bidirectional", "TimeDistributed", "serialize", "deserialize", "registry"]
+           "StackedRNNCells", "Bidirectional", "TimeDistributed", "Concatenate", "Add", "Subtract", "Multiply",
+           "Average", "Maximum", "Minimum", "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum",
+           "minimum", "dot", "serialize", "deserialize", "registry"]
 
 
 _custom: contextvars.ContextVar = contextvars.ContextVar("custom_objects", default={})

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import config, initializers, regularizers
+from . import symbolic
 from ..variables import Variable
 
 __all__ = ["Layer", "InputLayer", "Input", "Grads", "Pullback", "accumulate"]
@@ -102,6 +103,7 @@ class Layer:
         self.input_shape: Optional[Shape] = None
         self._weights: List[Variable] = []
         self._path_prefix = ""  # set by an RNN for its cell, whose name is not unique ("lstm_cell")
+        self._inbound_nodes: List[Any] = []  # the calls of this layer in model graphs
 
     # ------------------------------------------------------------------ structure
     @property
@@ -246,6 +248,10 @@ class Layer:
         return outputs, self.compute_mask(inputs, mask), pullback
 
     def __call__(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
+        """The outputs for arrays; on symbolic tensors (from ``Input``), the symbolic outputs
+        of this call, recorded in the graph that ``rnnkit.models.Model`` runs."""
+        if symbolic.any_symbolic(inputs, kwargs):
+            return symbolic.call_symbolic(self, inputs, kwargs)
         return self.forward(inputs, mask=mask, training=training, **kwargs)[0]
 
     def call(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
@@ -323,6 +329,13 @@ class InputLayer(Layer):
         self._dtype = input_dtype
         self.batch_size = batch_size
         self.shape = (batch_size,) + tuple(shape)
+        self.built = True
+        self.input_shape = self.shape
+        node = symbolic.Node(self, [], {}, {})
+        node.outputs = [symbolic.SymbolicTensor(self.shape, input_dtype, node, 0, self.name)]
+        node.output_structure = 0
+        self._inbound_nodes.append(node)
+        self.output = node.outputs[0]
 
     def _forward(self, inputs: Any, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         return inputs, unary_pullback(lambda dy: dy)
@@ -333,7 +346,9 @@ class InputLayer(Layer):
 
 
 def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None, dtype: Optional[str] = None,
-          name: Optional[str] = None) -> InputLayer:
-    """Declares a model's input shape (and dtype, e.g. ``"int32"`` for token ids), as
-    ``keras.Input``: the first entry of a Sequential."""
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)
+          name: Optional[str] = None) -> "symbolic.SymbolicTensor":
+    """A model input, as ``keras.Input``: a symbolic tensor of shape ``(batch_size, *shape)``
+    (the batch axis ``None`` unless fixed) and ``dtype`` (default floatx; ``"int32"`` for token
+    ids). Call layers on it and pass it to ``rnnkit.models.Model``, or make it the first entry
+    of a ``Sequential``."""
+    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name).output

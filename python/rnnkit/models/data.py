@@ -10,7 +10,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 __all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "batch_size", "count",
-           "step_count", "verbosity", "interrupt_between_batches"]
+           "step_count", "verbosity", "interrupt_between_batches", "PyDataset", "BatchSource", "is_batch_source",
+           "split_batch"]
 
 
 def as_array(name: str, value: Any, dtype: Optional[str] = None) -> np.ndarray:
@@ -114,3 +115,89 @@ def interrupt_between_batches() -> Iterator[_Interrupt]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# ------------------------------------------------------------------ data that is not one array
+class PyDataset:
+    """Batches computed on demand, as ``keras.utils.PyDataset``: subclass it and define
+    ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning ``(x, y)`` or
+    ``(x, y, sample_weight)`` for one batch; ``on_epoch_end`` runs after every epoch.
+    ``fit``, ``evaluate`` and ``predict`` read one batch at a time, so nothing is loaded
+    into memory at once.
+
+    Args:
+        workers, use_multiprocessing, max_queue_size: accepted for Keras compatibility; batches
+            are read in the calling thread, in order.
+    """
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of batches)")
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__ (one batch)")
+
+    def on_epoch_end(self) -> None:
+        """Called after every epoch (e.g. to reshuffle)."""
+
+
+def is_batch_source(value: Any) -> bool:
+    """A generator, an iterator or a PyDataset (anything that yields batches), not an array."""
+    if isinstance(value, PyDataset):
+        return True
+    if isinstance(value, (np.ndarray, list, tuple, dict, str, bytes)) or value is None:
+        return False
+    return hasattr(value, "__next__") or (hasattr(value, "__getitem__") and hasattr(value, "__len__")
+                                          and hasattr(value, "on_epoch_end"))
+
+
+def split_batch(batch: Any, source: str) -> Tuple[Any, Any, Any]:
+    """``(x, y, sample_weight)`` from a batch a generator yielded: ``(x, y)``, ``(x, y, w)`` or ``x``."""
+    if isinstance(batch, tuple):
+        if len(batch) == 2:
+            return batch[0], batch[1], None
+        if len(batch) == 3:
+            return batch
+        if len(batch) == 1:
+            return batch[0], None, None
+        raise ValueError(f"{source} must yield (x, y) or (x, y, sample_weight) tuples, got a tuple of {len(batch)}")
+    if isinstance(batch, (np.ndarray, list, dict)):
+        return batch, None, None
+    raise ValueError(f"{source} must yield (x, y) or (x, y, sample_weight) tuples, got {type(batch).__name__}")
+
+
+class BatchSource:
+    """The batches of one epoch from a generator/iterator (read on, never restarted) or a
+    PyDataset (indexed from 0 every epoch, then ``on_epoch_end``)."""
+
+    def __init__(self, source: Any, steps: Optional[int], name: str) -> None:
+        self.source, self.name = source, name
+        self.is_dataset = isinstance(source, PyDataset) or not hasattr(source, "__next__")
+        if self.is_dataset:
+            length = len(source)
+            if length <= 0:
+                raise ValueError(f"{name}: the PyDataset has no batches (len() is {length})")
+            self.steps = length if steps is None else min(steps, length)
+        else:
+            self.steps = steps
+            self.iterator = iter(source)
+        self.exhausted = False
+
+    def epoch(self) -> Iterator[Tuple[Any, Any, Any]]:
+        """The batches of one epoch; an iterator stops at ``steps`` or when it runs out."""
+        if self.is_dataset:
+            for index in range(self.steps):
+                yield split_batch(self.source[index], self.name)
+            self.source.on_epoch_end()
+            return
+        step = 0
+        while self.steps is None or step < self.steps:
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                self.exhausted = True
+                return
+            yield split_batch(batch, self.name)
+            step += 1

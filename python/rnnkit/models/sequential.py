@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import layers as layers_module
-from .. import saving
 from ..layers.base import Grads, InputLayer, Layer, Pullback, Shape, _auto_name, accumulate
-from .training import Trainer
+from ..layers.symbolic import SymbolicTensor
+from .base import BaseModel
 
 __all__ = ["Sequential"]
 
-_BOX = "┏┳┓┃┡╇┩━│├┼┤─└┴┘"
-_ASCII = "+++|+++=|+++-+++"
-
-
-def _box_characters(print_fn: Any) -> Dict[str, str]:
-    """Keras' box-drawing characters, or ASCII where stdout cannot encode them."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-    if print_fn is print:
-        try:
-            _BOX.encode(encoding)
-        except (UnicodeEncodeError, LookupError):
-            return dict(zip(_BOX, _ASCII))
-    return dict(zip(_BOX, _BOX))
-
-
-class Sequential(Trainer, Layer):
+class Sequential(BaseModel):
     """A linear stack of layers, as ``keras.Sequential``; itself a layer, so it can sit inside
     another model or a wrapper (``TimeDistributed(Sequential([...]))``).
 
@@ -43,12 +26,9 @@ class Sequential(Trainer, Layer):
         name: the model's name.
     """
 
-    casts_inputs = False
-
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None,
                  trainable: bool = True) -> None:
-        Trainer.__init__(self)
-        Layer.__init__(self, name=name or _auto_name("Sequential"), trainable=trainable)
+        super().__init__(name=name or _auto_name("Sequential"), trainable=trainable)
         self._layers: List[Layer] = []
         self._input: Optional[InputLayer] = None
         for layer in layers or []:
@@ -60,9 +40,6 @@ class Sequential(Trainer, Layer):
         """The layers, without the Input placeholder (as Keras 3)."""
         return list(self._layers)
 
-    def _sublayers(self) -> List[Layer]:
-        return list(self._layers)
-
     @property
     def dtype(self) -> str:
         return self._layers[0].dtype if self._layers else self._dtype
@@ -72,7 +49,10 @@ class Sequential(Trainer, Layer):
         Layer.dtype.fset(self, value)
 
     def add(self, layer: Layer) -> None:
-        """Appends a layer; the model builds as soon as its input shape is known."""
+        """Appends a layer (or, first, an ``Input``); the model builds as soon as its input shape
+        is known."""
+        if isinstance(layer, SymbolicTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input is not None:
                 raise ValueError("an Input can only be the first entry of a Sequential model")
@@ -134,6 +114,32 @@ class Sequential(Trainer, Layer):
         return shape
 
     @property
+    def output_names(self) -> List[str]:
+        return [self._layers[-1].name] if self._layers else ["output"]
+
+    def _flat_inputs(self, inputs: Any) -> List[Any]:
+        return [inputs]
+
+    def _pack_inputs(self, arrays: List[Any]) -> Any:
+        return arrays[0]
+
+    def _flat_outputs(self, outputs: Any) -> List[Any]:
+        return [outputs]
+
+    def _pack_outputs(self, arrays: List[Any]) -> Any:
+        return arrays[0]
+
+    def _check_input_arrays(self, arrays: List[np.ndarray]) -> None:
+        self._check_input(arrays[0])
+
+    def _input_cast_dtypes(self) -> List[Optional[str]]:
+        """The first layer's dtype when it computes in floats (x is cast once, not per batch)."""
+        first = self._layers[0] if self._layers else None
+        if first is None or not first.casts_inputs or (self.input_dtype and np.dtype(self.input_dtype).kind in "iu"):
+            return [None]
+        return [first.dtype]
+
+    @property
     def input_dtype(self) -> Optional[str]:
         """The dtype of the declared Input (token ids: an integer dtype), else ``None``."""
         return self._input.dtype if self._input is not None else None
@@ -151,12 +157,6 @@ class Sequential(Trainer, Layer):
 
     def _build_shape(self, inputs: Any) -> Any:
         return self._declared_input_shape() or (None,) + tuple(inputs.shape[1:])
-
-    def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
-                **kwargs: Any) -> Tuple[Any, Pullback]:
-        """The outputs and the pullback ``d_outputs -> (d_inputs, {variable: gradient})``."""
-        outputs, _, pullback = self.propagate(inputs, mask, training, **kwargs)
-        return outputs, pullback
 
     def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
                   **kwargs: Any) -> Tuple[Any, Any, Pullback]:
@@ -182,70 +182,12 @@ class Sequential(Trainer, Layer):
 
         return x, mask, pullback
 
-    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        return self.propagate(inputs, mask, training=False)[1]
-
-    # ------------------------------------------------------------------ weights
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
-        if index is not None:
-            return self._layers[index]
+    def _summary_rows(self) -> List[Tuple[str, str, str, Optional[str]]]:
+        rows, shape = [], self.input_shape
         for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r}; layers: {[layer.name for layer in self._layers]}")
-
-    # ------------------------------------------------------------------ summary
-    def summary(self, line_length: int = 84, print_fn: Any = None) -> None:
-        """Prints the layers, their output shapes and parameter counts, as Keras 3 does."""
-        if not self.built:
-            raise ValueError("the model is not built yet: declare its input shape or call build() or fit() first")
-        print_fn = print_fn or print
-        widths = [line_length - 42, 25, 15]
-        box = _box_characters(print_fn)
-
-        def row(cells, left=box["│"], mid=box["│"], right=box["│"]):
-            parts = [f" {cells[0]:<{widths[0] - 2}} ", f" {cells[1]:<{widths[1] - 2}} ", f" {cells[2]:>{widths[2] - 2}} "]
-            return left + mid.join(parts) + right
-
-        def rule(left, mid, right, fill):
-            return box[left] + box[mid].join(box[fill] * w for w in widths) + box[right]
-
-        lines = [f'Model: "{self.name}"', rule("┏", "┳", "┓", "━"),
-                 row(("Layer (type)", "Output Shape", "Param #"), box["┃"], box["┃"], box["┃"]),
-                 rule("┡", "╇", "┩", "━")]
-        shape = self.input_shape
-        for k, layer in enumerate(self._layers):
             shape = layer.compute_output_shape(shape)
-            lines.append(row((f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}")))
-            lines.append(rule("├", "┼", "┤", "─") if k < len(self._layers) - 1 else rule("└", "┴", "┘", "─"))
-
-        def size(count: int) -> str:
-            nbytes = sum(w.value.nbytes for w in self.weights) * count / max(1, self.count_params())
-            for unit in ("B", "KB", "MB", "GB"):
-                if nbytes < 1024 or unit == "GB":
-                    return f"{count:,} ({nbytes:.2f} {unit})"
-                nbytes /= 1024
-
-        trainable = sum(w.value.size for w in self.trainable_weights)
-        lines += [f" Total params: {size(self.count_params())}", f" Trainable params: {size(trainable)}",
-                  f" Non-trainable params: {size(self.count_params() - trainable)}"]
-        for line in lines:
-            print_fn(line)
-
-    # ------------------------------------------------------------------ files
-    def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves architecture, weights, compile settings and optimizer state (see rnnkit.saving)."""
-        saving.save_model(self, filepath, overwrite=overwrite)
-
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves the weights only, e.g. to ``"model.weights.npz"``."""
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"'{filepath}' exists and overwrite=False")
-        saving.save_weights(self, filepath)
-
-    def load_weights(self, filepath: str) -> None:
-        """Loads weights saved by ``save_weights`` or ``save``; the model must match."""
-        saving.load_weights(self, filepath)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}", None))
+        return rows
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:

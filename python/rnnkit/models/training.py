@@ -1,8 +1,9 @@
-"""compile, fit, evaluate and predict, as Keras 3 has them; the Sequential model mixes this in."""
+"""compile, fit, evaluate and predict, as Keras 3 has them, for any model: one or several inputs
+and outputs, arrays in memory or batches from a generator or a PyDataset."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -13,79 +14,172 @@ from . import data
 __all__ = ["Trainer"]
 
 Logs = Dict[str, float]
+Arrays = List[Optional[np.ndarray]]
+
+
+def _map_leaves(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` applied to every non-None leaf of a list/dict structure (a serialized object,
+    ``{"class_name": ..., "config": ...}``, is a leaf)."""
+    if isinstance(value, (list, tuple)):
+        return [_map_leaves(v, fn) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _map_leaves(v, fn) for k, v in value.items()}
+    return None if value is None else fn(value)
+
+
+def _metric_config(identifier: Any) -> Any:
+    """A name stays a name; objects and functions are serialized (functions by name, found
+    again through load_model's custom_objects)."""
+    if isinstance(identifier, str):
+        return identifier
+    return metrics_module.serialize(metrics_module.get(identifier))
+
+
+class _Output:
+    """One model output's loss, loss weight and metrics (resolved on first use)."""
+
+    def __init__(self, name: str, loss: Any, weight: Optional[float], plain: List[Any], weighted: List[Any]) -> None:
+        self.name = name
+        self.loss_identifier = loss
+        self.loss: Optional[losses.Loss] = None if loss is None else losses.get(loss)
+        self.weight = 1.0 if weight is None else float(weight)
+        self.plain, self.weighted = plain, weighted
+        self.metrics: Optional[List[Tuple[metrics_module.Metric, bool]]] = None
+
+
+class _Prepared(tuple):
+    """Validation arrays already checked and split per input and output (validation_split)."""
+
+    def __new__(cls, xs: Arrays, ys: Arrays, sws: Arrays) -> "_Prepared":
+        return super().__new__(cls, (xs, ys, sws))
+
+
+class _Totals:
+    """Sample-weighted running means of the losses over the batches of an epoch."""
+
+    def __init__(self) -> None:
+        self.sums: Dict[str, float] = {}
+        self.seen = 0
+
+    def add(self, values: Dict[str, float], samples: int) -> None:
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value * samples
+        self.seen += samples
+
+    def means(self) -> Dict[str, float]:
+        return {name: total / max(self.seen, 1) for name, total in self.sums.items()}
 
 
 class Trainer:
-    """Training for any model through its public interface: ``propagate(x, mask, training)``
-    (outputs, their mask and the pullback), ``layers``, ``trainable_weights``,
-    ``regularization_loss``, ``build``, ``input_dtype`` and ``output_shape``."""
+    """Training for any model through its public interface: ``propagate(inputs, mask,
+    training)`` (outputs, their masks and the pullback), ``output_names``, the flatten/pack
+    methods of its inputs and outputs, ``trainable_weights``, ``regularization_loss``,
+    ``build`` and ``output_shape``."""
 
     def __init__(self) -> None:
         self.optimizer: Optional[optimizers.Optimizer] = None
-        self.loss: Optional[losses.Loss] = None
+        self.loss: Any = None
         self.compiled = False
         self.stop_training = False
         self.history: Optional[callbacks_module.History] = None
-        self._metric_identifiers: List[Any] = []
-        self._metrics: Optional[List[metrics_module.Metric]] = None
+        self._outputs_spec: List[_Output] = []
         self._compile_config: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Optional[float] = None,
-                metrics: Optional[Sequence[Any]] = None, weighted_metrics: Optional[Sequence[Any]] = None,
-                run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile: Any = "auto",
-                auto_scale_loss: bool = True) -> None:
-        """Sets the optimizer, the loss and the metrics.
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
+                metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+        """Sets the optimizer, the losses and the metrics.
 
         Args:
             optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adamw"``, ``"adagrad"``)
                 or an ``rnnkit.optimizers`` object.
-            loss: a name (``"mse"``, ``"binary_crossentropy"``, ...) or an ``rnnkit.losses`` object.
-            loss_weights: a float scaling the loss (a list of one float is accepted too).
+            loss: a name (``"mse"``, ``"binary_crossentropy"``, ...) or an ``rnnkit.losses``
+                object, used for every output; or a list (one per output) or a dict by output
+                name (an output left out has no loss).
+            loss_weights: a float (one output), or a list or dict by output name; the total loss
+                is the weighted sum.
             metrics: names (``"accuracy"``, ``"mae"``, ...), ``rnnkit.metrics`` objects or
-                functions ``fn(y_true, y_pred) -> per-sample values``; not weighted by
-                ``sample_weight``/``class_weight``, as in Keras.
+                functions ``fn(y_true, y_pred) -> per-sample values``: a list for one output; for
+                several, a list with one entry (a metric or a list) per output, or a dict by
+                output name. Not weighted by ``sample_weight``/``class_weight``, as in Keras.
             weighted_metrics: the same kinds, weighted by ``sample_weight``/``class_weight``.
             run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
                 Keras compatibility; rnnkit always runs its C++ kernels directly.
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
-        if isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1:
-            loss_weights = loss_weights[0]
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, np.number)):
-            raise ValueError(f"loss_weights must be a float for a single-output model, got {loss_weights!r}")
-        identifiers = {}
+        names = self.output_names
+        loss_list = self._per_output("loss", loss, names, broadcast=True)
+        if all(item is None for item in loss_list):
+            raise ValueError(f"compile: no output has a loss; the outputs are {names}")
+        weight_list = self._per_output("loss_weights", loss_weights, names, broadcast=False)
+        for weight in weight_list:
+            if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float, np.number))):
+                raise ValueError(f"loss_weights must be numbers, got {loss_weights!r}")
+        metric_lists = {}
         for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-            if value is not None and not isinstance(value, (list, tuple)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise ValueError(f"Expected `{argument}` argument to be a list or tuple, got {value!r}")
-            identifiers[argument] = list(value or [])
-            for identifier in identifiers[argument]:  # unknown names fail here, not mid-fit
+            per_output = self._metrics_per_output(argument, value, names)
+            for identifier in (m for entry in per_output for m in entry):  # unknown names fail here, not mid-fit
                 if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
                     metrics_module.get(identifier)
+            metric_lists[argument] = per_output
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self._loss_identifier = loss
-        self._loss_weight = 1.0 if loss_weights is None else float(loss_weights)
-        self._metric_identifiers = identifiers["metrics"]
-        self._weighted_metric_identifiers = identifiers["weighted_metrics"]
-        self._metrics = None
+        self._outputs_spec = [_Output(name, item, weight, plain, weighted) for name, item, weight, plain, weighted
+                              in zip(names, loss_list, weight_list, metric_lists["metrics"],
+                                     metric_lists["weighted_metrics"])]
+        self.loss = self._outputs_spec[0].loss if len(names) == 1 else [o.loss for o in self._outputs_spec]
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": loss if isinstance(loss, str) else losses.serialize(self.loss),
+            "loss": _map_leaves(loss, lambda item: item if isinstance(item, str) else losses.serialize(
+                losses.get(item))),
             "loss_weights": loss_weights,
-            "metrics": [self._metric_config(m) for m in self._metric_identifiers],
-            "weighted_metrics": [self._metric_config(m) for m in self._weighted_metric_identifiers],
+            "metrics": _map_leaves(metrics, _metric_config),
+            "weighted_metrics": _map_leaves(weighted_metrics, _metric_config),
         }
         self.compiled = True
 
+    def _compile_from_config(self, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> None:
+        """compile() again from a saved ``compile_config``."""
+        def metric(item: Any) -> Any:
+            return item if isinstance(item, str) else metrics_module.deserialize(item, custom_objects=custom_objects)
+
+        def loss(item: Any) -> Any:
+            return item if isinstance(item, str) else losses.deserialize(item)
+
+        self.compile(optimizer=optimizers.deserialize(config["optimizer"]), loss=_map_leaves(config["loss"], loss),
+                     loss_weights=config.get("loss_weights"), metrics=_map_leaves(config.get("metrics"), metric),
+                     weighted_metrics=_map_leaves(config.get("weighted_metrics"), metric))
+
     @staticmethod
-    def _metric_config(identifier: Any) -> Any:
-        """A name stays a name; objects and functions are serialized (functions by name,
-        found again through load_model's custom_objects)."""
-        if isinstance(identifier, str):
-            return identifier
-        return metrics_module.serialize(metrics_module.get(identifier))
+    def _per_output(argument: str, value: Any, names: List[str], broadcast: bool) -> List[Any]:
+        """One entry per output from a single value, a list or a dict keyed by output name."""
+        count = len(names)
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                raise ValueError(f"{argument}: unknown output name(s) {unknown}; the outputs are {names}")
+            return [value.get(name) for name in names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != count:
+                raise ValueError(f"{argument}: the model has {count} output(s) ({', '.join(names)}), got a list of "
+                                 f"{len(value)}")
+            return list(value)
+        if value is None or broadcast or count == 1:
+            return [value] * count
+        raise ValueError(f"{argument}: the model has {count} outputs ({', '.join(names)}); give a list or a dict "
+                         f"by output name, got {value!r}")
+
+    @classmethod
+    def _metrics_per_output(cls, argument: str, value: Any, names: List[str]) -> List[List[Any]]:
+        if value is None:
+            return [[] for _ in names]
+        if len(names) == 1 and not isinstance(value, dict):
+            return [list(value)]
+        entries = cls._per_output(argument, value, names, broadcast=False)
+        return [[] if e is None else (list(e) if isinstance(e, (list, tuple)) else [e]) for e in entries]
 
     def _require_compiled(self) -> None:
         if not self.compiled:
@@ -93,56 +187,77 @@ class Trainer:
 
     @property
     def metrics_names(self) -> List[str]:
-        return ["loss"] + [m.name for m, _ in self._metrics or []]
+        names = ["loss"]
+        if len(self._outputs_spec) > 1:
+            names += [f"{o.name}_loss" for o in self._outputs_spec if o.loss is not None]
+        return names + [m.name for o in self._outputs_spec for m, _ in o.metrics or []]
 
-    def _resolve_metrics(self, y: np.ndarray) -> List[Tuple[metrics_module.Metric, bool]]:
-        """(metric, weighted) pairs, resolved on first use: 'accuracy' depends on the loss
-        and the shapes. A weighted metric named like a plain one is called weighted_<name>."""
-        if self._metrics is None:
-            output_shape = tuple(1 if d is None else d for d in self.output_shape)
-            y_pred = np.zeros(output_shape, dtype=np.float32)
+    def _resolve_metrics(self, ys: Arrays) -> None:
+        """Each output's (metric, weighted) pairs, resolved on first use: 'accuracy' depends on
+        the loss and the shapes. A weighted metric named like a plain one is called
+        weighted_<name>; with several outputs every name starts with the output's."""
+        shapes = self._flat_outputs(self.output_shape) if len(self._outputs_spec) > 1 else [self.output_shape]
+        for output, y, shape in zip(self._outputs_spec, ys, shapes):
+            if output.metrics is not None or y is None:
+                continue
+            y_pred = np.zeros(tuple(1 if d is None else d for d in shape), dtype=np.float32)
 
             def resolve(identifier: Any) -> metrics_module.Metric:
-                return metrics_module.get(identifier, loss=self._loss_identifier, y_true=y[:1], y_pred=y_pred)
+                return metrics_module.get(identifier, loss=output.loss_identifier, y_true=y[:1], y_pred=y_pred)
 
-            plain = [(resolve(m), False) for m in self._metric_identifiers]
-            weighted = [(resolve(m), True) for m in self._weighted_metric_identifiers]
+            plain = [(resolve(m), False) for m in output.plain]
+            weighted = [(resolve(m), True) for m in output.weighted]
             names = {m.name for m, _ in plain}
             for metric, _ in weighted:
                 if metric.name in names:
                     metric.name = f"weighted_{metric.name}"
-            self._metrics = plain + weighted
-        return self._metrics
+            if len(self._outputs_spec) > 1:
+                for metric, _ in plain + weighted:
+                    metric.name = f"{output.name}_{metric.name}"
+            output.metrics = plain + weighted
 
     # ------------------------------------------------------------------ inputs
-    def _prepare_data(self, x: Any, y: Any = None, sample_weight: Any = None
-                 ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
-        """Checks x, y and weights before any C++ work, and builds the model if needed. Float
-        inputs are cast once to the dtype the first layer computes in; integer ids stay integers."""
-        x = data.as_array("x", x, self._input_cast_dtype(x))
-        y = None if y is None else data.as_array("y", y)
-        if sample_weight is not None:
-            sample_weight = data.as_array("sample_weight", sample_weight, "float64")
-        data.check_same_length(x=x, y=y, sample_weight=sample_weight)
-        if not self.built:
-            self.build(self._build_shape(x))
-        self._check_input(x)
+    def _prepare_data(self, x: Any, y: Any = None, sample_weight: Any = None) -> Tuple[Arrays, Optional[Arrays],
+                                                                                       Arrays]:
+        """Checks x, y and weights before any C++ work, and builds the model if needed: one
+        array per model input, per output target and per output weight. Float inputs are cast
+        once to the dtype the model computes in; integer ids stay integers."""
+        arrays = self._flat_inputs(x)
+        names = ["x"] if len(arrays) == 1 else [f"x[{k}]" for k in range(len(arrays))]
+        dtypes = self._input_cast_dtypes()
+        xs = [data.as_array(name, a, dtype) for name, a, dtype in zip(names, arrays, dtypes)]
+        count = len(self.output_names)
+        ys: Optional[Arrays] = None
         if y is not None:
-            self._check_targets(y)
-        return x, y, sample_weight
+            targets = self._per_output("y", y, self.output_names, broadcast=False) if count > 1 or isinstance(
+                y, dict) else ([y[0]] if isinstance(y, (list, tuple)) and len(y) == 1 else [y])
+            ys = [None if t is None else data.as_array("y" if count == 1 else f"y[{self.output_names[k]!r}]", t)
+                  for k, t in enumerate(targets)]
+        weights = self._per_output("sample_weight", sample_weight, self.output_names, broadcast=True) \
+            if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * count
+        sws = [None if w is None else data.as_array("sample_weight", w, "float64") for w in weights]
+        suffix = (lambda k: "") if count == 1 else (lambda k: f"[{self.output_names[k]!r}]")
+        data.check_same_length(**{n: a for n, a in zip(names, xs)},
+                               **{f"y{suffix(k)}": t for k, t in enumerate(ys or [])},
+                               **{f"sample_weight{suffix(k)}": w for k, w in enumerate(sws)})
+        if not self.built:
+            self.build(self._build_shape(xs[0]))
+        self._check_input_arrays(xs)
+        for k, (output, target) in enumerate(zip(self._outputs_spec, ys or [])):
+            if target is not None and output.loss is not None:
+                self._check_targets(target, output.loss, self._output_shape_of(k))
+        return xs, ys, sws
 
-    def _input_cast_dtype(self, x: Any) -> Optional[str]:
-        first = self.layers[0] if self.layers else None
-        if first is None or not first.casts_inputs or (self.input_dtype and np.dtype(self.input_dtype).kind in "iu"):
-            return None
-        return first.dtype
+    def _output_shape_of(self, k: int) -> Any:
+        return self._flat_outputs(self.output_shape)[k] if len(self._outputs_spec) > 1 else self.output_shape
 
-    def _check_targets(self, y: np.ndarray) -> None:
-        """y must fit the model's output for the loss: the loss is tried on one sample of y
-        against a dummy output, so every shape rule of the loss applies here, up front."""
-        if isinstance(self.loss, losses.SparseCategoricalCrossentropy):
-            classes = self.output_shape[-1]
-            labels = y[y != self.loss.ignore_class] if self.loss.ignore_class is not None else y
+    @staticmethod
+    def _check_targets(y: np.ndarray, loss: losses.Loss, output_shape: Any) -> None:
+        """y must fit the output for the loss: the loss is tried on one sample of y against a
+        dummy output, so every shape rule of the loss applies here, up front."""
+        if isinstance(loss, losses.SparseCategoricalCrossentropy):
+            classes = output_shape[-1]
+            labels = y[y != loss.ignore_class] if loss.ignore_class is not None else y
             if y.dtype.kind == "f" and not np.all(np.equal(np.mod(labels, 1), 0)):
                 raise ValueError("sparse_categorical_crossentropy needs integer class labels in y, got fractions")
             bad = (labels < 0) | (labels >= classes)
@@ -150,20 +265,40 @@ class Trainer:
                 raise ValueError(f"labels must lie in [0, {classes}) for the model's {classes} outputs, "
                                  f"got {labels[bad].flat[0].item()!r}")
         shape = tuple(y.shape[k] if d is None and k < y.ndim else (1 if d is None else d)
-                      for k, d in enumerate(self.output_shape))
+                      for k, d in enumerate(output_shape))
         try:
-            self.loss(y[:1], np.full((1,) + shape[1:], 0.5, dtype=np.float32))
+            loss(y[:1], np.full((1,) + shape[1:], 0.5, dtype=np.float32))
         except ValueError as error:
             raise ValueError(f"y of shape {y.shape} does not fit the model's output shape "
-                             f"{self.output_shape} for this loss: {error}") from None
+                             f"{output_shape} for this loss: {error}") from None
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, x: np.ndarray, y: Optional[np.ndarray], sample_weight: Optional[np.ndarray]) -> float:
-        """Forward with the mask, loss and its gradient under that mask, pullback, optimizer."""
-        y_pred, mask, pullback = self.propagate(x, None, training=True)
-        loss, dy = self.loss.value_and_grad(y, y_pred, sample_weight, mask=mask)
-        loss = self._loss_weight * loss + self.regularization_loss()
-        _, grads = pullback((self._loss_weight * dy).astype(y_pred.dtype, copy=False))
+    def _losses(self, ys: Optional[Arrays], outputs: List[np.ndarray], masks: List[Any], sws: Arrays,
+                need_grad: bool) -> Tuple[Logs, List[Optional[np.ndarray]]]:
+        """The total loss (and each output's, unweighted, with several outputs) and, when
+        ``need_grad``, the gradient of the total with respect to each output."""
+        targets = ys if ys is not None else [None] * len(outputs)
+        total, logs, grads = 0.0, {}, []
+        for output, y, y_pred, mask, sw in zip(self._outputs_spec, targets, outputs, masks, sws):
+            if output.loss is None or (y is None and ys is not None):
+                grads.append(None)
+                continue
+            if need_grad:
+                value, d = output.loss.value_and_grad(y, y_pred, sw, mask=mask)
+                grads.append((output.weight * d).astype(y_pred.dtype, copy=False))
+            else:
+                value = float(output.loss(y, y_pred, sw, mask=mask))
+            total += output.weight * value
+            if len(self._outputs_spec) > 1:
+                logs[f"{output.name}_loss"] = float(value)
+        return {"loss": float(total + self.regularization_loss()), **logs}, grads
+
+    def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays) -> Logs:
+        """Forward with the masks, losses and their gradients under the masks, pullback, optimizer."""
+        outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=True)
+        flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
+        logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=True)
+        _, grads = pullback(self._pack_outputs(d_outputs))
         variables = self.trainable_weights
         gradients = []
         for v in variables:
@@ -173,37 +308,43 @@ class Trainer:
                 gradient = penalty if gradient is None else gradient + penalty
             gradients.append(gradient)
         self.optimizer.apply(gradients, variables)
-        self._update_metrics(y, y_pred, sample_weight, mask)
-        return float(loss)
+        self._update_metrics(ys, flat_outputs, sws, flat_masks)
+        return logs
 
-    def _update_metrics(self, y: Optional[np.ndarray], y_pred: np.ndarray, sample_weight: Optional[np.ndarray],
-                        mask: Optional[np.ndarray] = None) -> None:
+    def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays) -> Logs:
+        outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
+        flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
+        logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=False)
+        self._update_metrics(ys, flat_outputs, sws, flat_masks)
+        return logs
+
+    def _update_metrics(self, ys: Optional[Arrays], outputs: List[np.ndarray], sws: Arrays, masks: List[Any]) -> None:
         """Masked steps get weight 0 in every metric, as Keras does; sample weights only in
         the weighted metrics."""
-        if y is None:
+        if ys is None:
             return
-        for metric, weighted in self._resolve_metrics(y):
-            weights = sample_weight if weighted else None
-            if mask is not None:
-                m = np.asarray(mask, dtype=np.float64)
-                weights = m if weights is None else m * weights.reshape(weights.shape + (1,) * (m.ndim - weights.ndim))
-            metric.update_state(y, y_pred, weights)
+        self._resolve_metrics(ys)
+        for output, y, y_pred, sw, mask in zip(self._outputs_spec, ys, outputs, sws, masks):
+            if y is None:
+                continue
+            for metric, weighted in output.metrics or []:
+                weights = sw if weighted else None
+                if mask is not None:
+                    m = np.asarray(mask, dtype=np.float64)
+                    weights = m if weights is None else m * weights.reshape(weights.shape + (1,) * (m.ndim - weights.ndim))
+                metric.update_state(y, y_pred, weights)
 
-    def _test_step(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray]) -> float:
-        y_pred, mask, _ = self.propagate(x, None, training=False)
-        loss = self._loss_weight * self.loss(y, y_pred, sample_weight, mask=mask) + self.regularization_loss()
-        self._update_metrics(y, y_pred, sample_weight, mask)
-        return float(loss)
-
-    def _reset_metrics(self, y: Optional[np.ndarray]) -> None:
-        if y is None:
+    def _reset_metrics(self, ys: Optional[Arrays]) -> None:
+        if ys is None:
             return
-        for metric, _ in self._resolve_metrics(y):
-            metric.reset_state()
+        self._resolve_metrics(ys)
+        for output in self._outputs_spec:
+            for metric, _ in output.metrics or []:
+                metric.reset_state()
 
-    def _logs(self, loss: float) -> Logs:
-        logs = {"loss": loss}
-        logs.update({m.name: float(m.result()) for m, _ in self._metrics or []})
+    def _logs(self, losses_: Logs) -> Logs:
+        logs = dict(losses_)
+        logs.update({m.name: float(m.result()) for o in self._outputs_spec for m, _ in o.metrics or []})
         return logs
 
     def _callback_list(self, user: Any, verbose: int, add_history: bool = False,
@@ -212,10 +353,25 @@ class Trainer:
         return callbacks_module.CallbackList(user, add_history=add_history, add_progbar=verbose != 0,
                                              model=self, verbose=verbose, **params)
 
+    # ------------------------------------------------------------------ batches
+    def _array_batches(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays, batch_size: int,
+                       order: Optional[np.ndarray], steps: Optional[int]) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
+        for index in data.batches(len(xs[0]), batch_size, order, steps):
+            yield ([a[index] for a in xs], None if ys is None else [None if t is None else t[index] for t in ys],
+                   [None if w is None else w[index] for w in sws], len(index))
+
+    def _source_batches(self, source: data.BatchSource) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
+        for x, y, w in source.epoch():
+            try:
+                xs, ys, sws = self._prepare_data(x, y, w)
+            except (ValueError, TypeError) as error:
+                raise type(error)(f"a batch from {source.name} does not fit the model: {error}") from None
+            yield xs, ys, sws, len(xs[0])
+
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
             verbose: Union[str, int] = "auto", callbacks: Optional[Sequence[Any]] = None,
-            validation_split: float = 0.0, validation_data: Optional[Tuple[Any, ...]] = None,
+            validation_split: float = 0.0, validation_data: Any = None,
             shuffle: bool = True, class_weight: Optional[Dict[int, float]] = None, sample_weight: Any = None,
             initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
             validation_steps: Optional[int] = None, validation_batch_size: Optional[int] = None,
@@ -223,21 +379,27 @@ class Trainer:
         """Trains the model, as Keras' fit.
 
         Args:
-            x: ``(N, ...)`` inputs, e.g. ``(N, T, F)``. y: ``(N, ...)`` targets.
-            batch_size: samples per step (32). epochs: passes over the data.
+            x: ``(N, ...)`` inputs, e.g. ``(N, T, F)``, or a list/dict of them for several
+                inputs; or a generator/iterator of ``(x, y)`` or ``(x, y, sample_weight)``
+                batches, or an ``rnnkit.utils.PyDataset`` (then ``y`` is not given).
+            y: ``(N, ...)`` targets, or a list/dict of them (by output name) for several outputs.
+            batch_size: samples per step (32) for arrays. epochs: passes over the data.
             verbose: ``"auto"``/1 a progress bar per epoch, 2 one line per epoch, 0 silent.
             callbacks: ``rnnkit.callbacks`` objects.
             validation_split: fraction of the data, taken from the end before shuffling,
-                held out for validation. validation_data: ``(x_val, y_val[, sample_weight])``.
-            shuffle: shuffle the training samples every epoch.
-            class_weight: ``{class: weight}`` multiplying each sample's loss.
-            sample_weight: ``(N,)`` per-sample loss weights.
+                held out for validation. validation_data: ``(x_val, y_val[, sample_weight])``,
+                or a generator or PyDataset.
+            shuffle: shuffle the training samples every epoch (arrays only).
+            class_weight: ``{class: weight}`` multiplying each sample's loss (one output).
+            sample_weight: ``(N,)`` per-sample loss weights (a list/dict per output too).
             initial_epoch: epoch to start from (to resume training).
-            steps_per_epoch: at most this many batches per epoch.
+            steps_per_epoch: at most this many batches per epoch (a generator without it runs
+                until it is exhausted).
             validation_freq: validate every this many epochs.
 
         Returns:
-            History, whose ``.history`` maps ``loss``, each metric and ``val_*`` to lists.
+            History, whose ``.history`` maps ``loss``, each output's loss and metric and
+            ``val_*`` to lists.
         """
         self._require_compiled()
         epochs = data.count("epochs", epochs, minimum=0)
@@ -250,27 +412,38 @@ class Trainer:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if class_weight is not None and sample_weight is not None:
             raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
-        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
-        if y is None:
-            raise ValueError("fit needs targets y")
-        if validation_data is None and validation_split > 0:
-            split = int(len(x) * (1 - validation_split))
-            if split == 0 or split == len(x):
-                raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
-                                 f"out of {len(x)}")
-            validation_data = (x[split:], y[split:], None if sample_weight is None else sample_weight[split:])
-            x, y = x[:split], y[:split]
-            sample_weight = sample_weight[:split] if sample_weight is not None else None
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            validation_data = self._prepare_data(*validation_data)
-        if class_weight is not None:  # the training samples only, as Keras
-            sample_weight = data.class_sample_weights(y, class_weight)
-        self._check_stateful_batches(len(x), batch_size)
-
-        batches_per_epoch = -(-len(x) // batch_size)
-        steps = batches_per_epoch if steps_per_epoch is None else min(steps_per_epoch, batches_per_epoch)
+        if class_weight is not None and len(self.output_names) > 1:
+            raise ValueError("class_weight is only supported for models with one output")
+        source = None
+        if data.is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("when x is a generator or a PyDataset, it yields the targets: do not pass y or "
+                                 "sample_weight")
+            if validation_split:
+                raise ValueError("validation_split needs arrays; give validation_data with a generator")
+            source = data.BatchSource(x, steps_per_epoch, "the training generator")
+            steps = source.steps
+        else:
+            xs, ys, sws = self._prepare_data(x, y, sample_weight)
+            if ys is None:
+                raise ValueError("fit needs targets y")
+            if validation_data is None and validation_split > 0:
+                samples = len(xs[0])
+                split = int(samples * (1 - validation_split))
+                if split == 0 or split == samples:
+                    raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
+                                     f"samples out of {samples}")
+                validation_data = ([a[split:] for a in xs], [None if t is None else t[split:] for t in ys],
+                                   [None if w is None else w[split:] for w in sws])
+                xs, ys = [a[:split] for a in xs], [None if t is None else t[:split] for t in ys]
+                sws = [None if w is None else w[:split] for w in sws]
+                validation_data = _Prepared(*validation_data)
+            if class_weight is not None:  # the training samples only, as Keras
+                sws = [data.class_sample_weights(ys[0], class_weight)]
+            self._check_stateful_batches(len(xs[0]), batch_size)
+            batches_per_epoch = -(-len(xs[0]) // batch_size)
+            steps = batches_per_epoch if steps_per_epoch is None else min(steps_per_epoch, batches_per_epoch)
+        validate = self._validation(validation_data, validation_batch_size or batch_size, validation_steps)
         verbose = data.verbosity(verbose)
         callback_list = self._callback_list(callbacks, verbose, add_history=True, epochs=epochs, steps=steps)
         shuffler = utils.rng()
@@ -279,23 +452,32 @@ class Trainer:
         epoch_logs: Logs = {}
         with data.interrupt_between_batches() as interrupt:
             for epoch in range(initial_epoch, epochs):
-                self._reset_metrics(y)
+                if source is not None and source.exhausted:
+                    break
                 callback_list.on_epoch_begin(epoch)
-                order = shuffler.permutation(len(x)) if shuffle else None
-                total, seen = 0.0, 0
-                for step, index in enumerate(data.batches(len(x), batch_size, order, steps)):
+                if source is None:
+                    order = shuffler.permutation(len(xs[0])) if shuffle else None
+                    batches = self._array_batches(xs, ys, sws, batch_size, order, steps)
+                else:
+                    batches = self._source_batches(source)
+                totals, started = _Totals(), False
+                for step, (xb, yb, wb, samples) in enumerate(batches):
+                    if not started:
+                        self._reset_metrics(yb)
+                        started = True
                     callback_list.on_train_batch_begin(step)
-                    batch_loss = self._train_step(x[index], y[index],
-                                                  sample_weight[index] if sample_weight is not None else None)
-                    total, seen = total + batch_loss * len(index), seen + len(index)
-                    callback_list.on_train_batch_end(step, self._logs(total / seen))
+                    totals.add(self._train_step(xb, yb, wb), samples)
+                    callback_list.on_train_batch_end(step, self._logs(totals.means()))
                     interrupt.check()
                     if self.stop_training:
                         break
-                epoch_logs = self._logs(total / max(seen, 1))
-                if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate(*validation_data, batch_size=data.batch_size(validation_batch_size or batch_size),
-                                              steps=validation_steps, callback_list=callback_list)
+                if not started:
+                    if source is not None and source.exhausted:
+                        break
+                    raise ValueError("the training data gave no batch")
+                epoch_logs = self._logs(totals.means())
+                if validate is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = validate(callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
@@ -303,23 +485,46 @@ class Trainer:
         callback_list.on_train_end(epoch_logs)
         return self.history
 
+    def _validation(self, validation_data: Any, batch_size: int,
+                    steps: Optional[int]) -> Optional[Callable[[Any], Logs]]:
+        """A function running the validation pass, from arrays, a generator or a PyDataset."""
+        if validation_data is None:
+            return None
+        if data.is_batch_source(validation_data):
+            source = data.BatchSource(validation_data, steps, "the validation generator")
+            return lambda callback_list: self._evaluate_batches(self._source_batches(source), callback_list)
+        if isinstance(validation_data, _Prepared):
+            xs, ys, sws = validation_data
+        else:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                                 "a generator or a PyDataset")
+            xs, ys, sws = self._prepare_data(*validation_data)
+        size = data.batch_size(batch_size)
+        return lambda callback_list: self._evaluate_batches(
+            self._array_batches(xs, ys, sws, size, None, steps), callback_list)
+
     def _check_stateful_batches(self, samples: int, batch_size: int) -> None:
         if any(getattr(layer, "stateful", False) for layer in self._flatten_layers()) and samples % batch_size:
             raise ValueError(f"a stateful model needs every batch the same size: {samples} samples do not split "
                              f"into batches of {batch_size}")
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate(self, x: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None,
-                  batch_size: int = 32, steps: Optional[int] = None, callback_list: Any = None) -> Logs:
-        self._reset_metrics(y)
+    def _evaluate_batches(self, batches: Iterator[Tuple[Arrays, Any, Arrays, int]], callback_list: Any) -> Logs:
         callback_list.on_test_begin()
-        total, seen = 0.0, 0
-        for step, index in enumerate(data.batches(len(x), batch_size, steps=steps)):
+        totals, started = _Totals(), False
+        for step, (xb, yb, wb, samples) in enumerate(batches):
+            if yb is None:
+                raise ValueError("evaluation needs targets y")
+            if not started:
+                self._reset_metrics(yb)
+                started = True
             callback_list.on_test_batch_begin(step)
-            batch_loss = self._test_step(x[index], y[index], sample_weight[index] if sample_weight is not None else None)
-            total, seen = total + batch_loss * len(index), seen + len(index)
-            callback_list.on_test_batch_end(step, self._logs(total / seen))
-        logs = self._logs(total / seen)
+            totals.add(self._test_step(xb, yb, wb), samples)
+            callback_list.on_test_batch_end(step, self._logs(totals.means()))
+        if not started:
+            raise ValueError("the evaluation data gave no batch")
+        logs = self._logs(totals.means())
         callback_list.on_test_end(logs)
         return logs
 
@@ -332,39 +537,54 @@ class Trainer:
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
                  verbose: Union[str, int] = "auto", sample_weight: Any = None, steps: Optional[int] = None,
                  callbacks: Optional[Sequence[Any]] = None, return_dict: bool = False) -> Any:
-        """The loss and metrics on ``(x, y)``: a scalar loss with no metrics, else
-        ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        """The loss and metrics on ``(x, y)`` (arrays, lists/dicts of them, a generator or a
+        PyDataset): a scalar loss with no metrics, else ``[loss, *losses, *metrics]``
+        (``metrics_names``), or a dict with ``return_dict=True``."""
         self._require_compiled()
         batch_size = data.batch_size(batch_size)
         steps = data.count("steps", steps, minimum=1, optional=True)
-        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
-        if y is None:
-            raise ValueError("evaluate needs targets y")
-        self._check_stateful_batches(len(x), batch_size)
+        if data.is_batch_source(x):
+            source = data.BatchSource(x, steps, "the evaluation generator")
+            batches, count = self._source_batches(source), source.steps
+        else:
+            xs, ys, sws = self._prepare_data(x, y, sample_weight)
+            if ys is None:
+                raise ValueError("evaluate needs targets y")
+            self._check_stateful_batches(len(xs[0]), batch_size)
+            batches = self._array_batches(xs, ys, sws, batch_size, None, steps)
+            count = data.step_count(len(xs[0]), batch_size, steps)
         verbose = data.verbosity(verbose)
-        callback_list = self._callback_list(callbacks, verbose, epochs=1,
-                                            steps=data.step_count(len(x), batch_size, steps))
-        return self._returned(self._evaluate(x, y, sample_weight, batch_size, steps, callback_list), return_dict)
+        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=count)
+        return self._returned(self._evaluate_batches(batches, callback_list), return_dict)
 
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
-                steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> np.ndarray:
-        """The model's outputs for ``x``, computed in batches: ``(N, ...)`` (the first
-        ``steps * batch_size`` samples when ``steps`` is given)."""
+                steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> Any:
+        """The model's outputs for ``x`` (arrays, lists/dicts of them, a generator or a
+        PyDataset), computed in batches: ``(N, ...)`` per output, in the structure of the
+        model's outputs (the first ``steps * batch_size`` samples when ``steps`` is given)."""
         batch_size = data.batch_size(batch_size)
         steps = data.count("steps", steps, minimum=1, optional=True)
-        x, _, _ = self._prepare_data(x)
-        self._check_stateful_batches(len(x), batch_size)
+        if data.is_batch_source(x):
+            source = data.BatchSource(x, steps, "the prediction generator")
+            batches, count = self._source_batches(source), source.steps
+        else:
+            xs, _, sws = self._prepare_data(x)
+            self._check_stateful_batches(len(xs[0]), batch_size)
+            batches = self._array_batches(xs, None, sws, batch_size, None, steps)
+            count = data.step_count(len(xs[0]), batch_size, steps)
         verbose = data.verbosity(verbose)
-        callback_list = self._callback_list(callbacks, verbose, epochs=1,
-                                            steps=data.step_count(len(x), batch_size, steps))
+        callback_list = self._callback_list(callbacks, verbose, epochs=1, steps=count)
         callback_list.on_predict_begin()
-        outputs = []
-        for step, index in enumerate(data.batches(len(x), batch_size, steps=steps)):
+        collected: List[List[np.ndarray]] = []
+        for step, (xb, _, _, _) in enumerate(batches):
             callback_list.on_predict_batch_begin(step)
-            outputs.append(self.forward(x[index], training=False)[0])
-            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            outputs = self.forward(self._pack_inputs(xb), training=False)[0]
+            collected.append(self._flat_outputs(outputs))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
-        return np.concatenate(outputs)
+        if not collected:
+            raise ValueError("the prediction data gave no batch")
+        return self._pack_outputs([np.concatenate(parts) for parts in zip(*collected)])
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: Optional[Dict[int, float]] = None, return_dict: bool = False) -> Any:
@@ -373,20 +593,20 @@ class Trainer:
         self._require_compiled()
         if class_weight is not None and sample_weight is not None:
             raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
-        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
+        xs, ys, sws = self._prepare_data(x, y, sample_weight)
         if class_weight is not None:
-            sample_weight = data.class_sample_weights(y, class_weight)
-        self._reset_metrics(y)
-        return self._returned(self._logs(self._train_step(x, y, sample_weight)), return_dict)
+            sws = [data.class_sample_weights(ys[0], class_weight)]
+        self._reset_metrics(ys)
+        return self._returned(self._logs(self._train_step(xs, ys, sws)), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """Loss (and metrics) of one batch, without updating the weights."""
         self._require_compiled()
-        x, y, sample_weight = self._prepare_data(x, y, sample_weight)
-        self._reset_metrics(y)
-        return self._returned(self._logs(self._test_step(x, y, sample_weight)), return_dict)
+        xs, ys, sws = self._prepare_data(x, y, sample_weight)
+        self._reset_metrics(ys)
+        return self._returned(self._logs(self._test_step(xs, ys, sws)), return_dict)
 
-    def predict_on_batch(self, x: Any) -> np.ndarray:
+    def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch."""
-        x, _, _ = self._prepare_data(x)
-        return self.forward(x, training=False)[0]
+        xs, _, _ = self._prepare_data(x)
+        return self.forward(self._pack_inputs(xs), training=False)[0]

@@ -1,0 +1,139 @@
+"""What every model shares: training (Trainer), being a layer, layer lookup, summary, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .. import saving
+from ..layers.base import Layer, Pullback
+from .training import Trainer
+
+__all__ = ["BaseModel"]
+
+_BOX = "┏┳┓┃┡╇┩━│├┼┤─└┴┘"
+_ASCII = "+++|+++=|+++-+++"
+
+
+def _box_characters(print_fn: Any) -> Dict[str, str]:
+    """Keras' box-drawing characters, or ASCII where stdout cannot encode them."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    if print_fn is print:
+        try:
+            _BOX.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return dict(zip(_BOX, _ASCII))
+    return dict(zip(_BOX, _BOX))
+
+
+
+class BaseModel(Trainer, Layer):
+    """A model: a layer of layers with compile, fit, evaluate, predict, summary and saving.
+
+    Subclasses give ``layers``, ``propagate(inputs, mask, training)`` and the summary rows.
+    """
+
+    casts_inputs = False
+
+    def __init__(self, name: str, trainable: bool = True) -> None:
+        Trainer.__init__(self)
+        Layer.__init__(self, name=name, trainable=trainable)
+
+    @property
+    def layers(self) -> List[Layer]:
+        raise NotImplementedError
+
+    def _sublayers(self) -> List[Layer]:
+        return [layer for layer in self.layers if not _is_input(layer)]
+
+    def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
+                **kwargs: Any) -> Tuple[Any, Pullback]:
+        """The outputs and the pullback ``d_outputs -> (d_inputs, {variable: gradient})``."""
+        outputs, _, pullback = self.propagate(inputs, mask, training, **kwargs)
+        return outputs, pullback
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return self.propagate(inputs, mask, training=False)[1]
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer of that name, or at that index of ``layers``."""
+        layers = self.layers
+        if index is not None:
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {[layer.name for layer in layers]}")
+
+    # ------------------------------------------------------------------ summary
+    def _summary_rows(self) -> List[Tuple[str, str, str, Optional[str]]]:
+        """(layer (type), output shape, parameters, connected to or None) per row."""
+        raise NotImplementedError
+
+    def summary(self, line_length: Optional[int] = None, print_fn: Any = None) -> None:
+        """Prints the layers, their output shapes and parameter counts (and, for a graph, what
+        each is connected to), as Keras 3 does."""
+        if not self.built:
+            raise ValueError("the model is not built yet: declare its input shape or call build() or fit() first")
+        rows = self._summary_rows()
+        connected = any(r[3] is not None for r in rows)
+        line_length = line_length or (110 if connected else 84)
+        print_fn = print_fn or print
+        widths = [line_length - 42, 25, 15] if not connected else [line_length - 82, 25, 13, 42]
+        box = _box_characters(print_fn)
+        aligns = "<<><"
+
+        def row(cells, left=box["│"], mid=box["│"], right=box["│"]):
+            parts = [f" {str(c):{a}{w - 2}} " for c, a, w in zip(cells, aligns, widths)]
+            return left + mid.join(parts) + right
+
+        def rule(left, mid, right, fill):
+            return box[left] + box[mid].join(box[fill] * w for w in widths) + box[right]
+
+        header = ("Layer (type)", "Output Shape", "Param #", "Connected to")[:len(widths)]
+        lines = [f'Model: "{self.name}"', rule("┏", "┳", "┓", "━"), row(header, box["┃"], box["┃"], box["┃"]),
+                 rule("┡", "╇", "┩", "━")]
+        for k, cells in enumerate(rows):
+            lines.append(row(cells[:len(widths)]))
+            lines.append(rule("├", "┼", "┤", "─") if k < len(rows) - 1 else rule("└", "┴", "┘", "─"))
+
+        def size(count: int) -> str:
+            nbytes = sum(w.value.nbytes for w in self.weights) * count / max(1, self.count_params())
+            for unit in ("B", "KB", "MB", "GB"):
+                if nbytes < 1024 or unit == "GB":
+                    return f"{count:,} ({nbytes:.2f} {unit})"
+                nbytes /= 1024
+            return ""
+
+        trainable = sum(w.value.size for w in self.trainable_weights)
+        lines += [f" Total params: {size(self.count_params())}", f" Trainable params: {size(trainable)}",
+                  f" Non-trainable params: {size(self.count_params() - trainable)}"]
+        for line in lines:
+            print_fn(line)
+
+    # ------------------------------------------------------------------ files
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves architecture, weights, compile settings and optimizer state (see rnnkit.saving)."""
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves the weights only, e.g. to ``"model.weights.npz"``."""
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"'{filepath}' exists and overwrite=False")
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        """Loads weights saved by ``save_weights`` or ``save``; the model must match."""
+        saving.load_weights(self, filepath)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (``{"class_name", "config"}``); ``models.model_from_json`` reads it."""
+        from .. import layers
+        return json.dumps(layers.serialize(self), **kwargs)
+
+
+def _is_input(layer: Layer) -> bool:
+    from ..layers.base import InputLayer
+    return isinstance(layer, InputLayer)
