@@ -9,6 +9,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
+from ..utils import PyDataset
+
 __all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "batch_size", "count",
            "step_count", "verbosity", "interrupt_between_batches", "PyDataset", "BatchSource", "is_batch_source",
            "split_batch"]
@@ -118,31 +120,6 @@ def interrupt_between_batches() -> Iterator[_Interrupt]:
 
 
 # ------------------------------------------------------------------ data that is not one array
-class PyDataset:
-    """Batches computed on demand, as ``keras.utils.PyDataset``: subclass it and define
-    ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning ``(x, y)`` or
-    ``(x, y, sample_weight)`` for one batch; ``on_epoch_end`` runs after every epoch.
-    ``fit``, ``evaluate`` and ``predict`` read one batch at a time, so nothing is loaded
-    into memory at once.
-
-    Args:
-        workers, use_multiprocessing, max_queue_size: accepted for Keras compatibility; batches
-            are read in the calling thread, in order.
-    """
-
-    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
-        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
-
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of batches)")
-
-    def __getitem__(self, index: int) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__ (one batch)")
-
-    def on_epoch_end(self) -> None:
-        """Called after every epoch (e.g. to reshuffle)."""
-
-
 def is_batch_source(value: Any) -> bool:
     """A generator, an iterator or a PyDataset (anything that yields batches), not an array."""
     if isinstance(value, PyDataset):
