@@ -258,6 +258,23 @@ class Layer:
         """The outputs for ``inputs`` (Keras' name; the same as calling the layer)."""
         return self(inputs, training=training, mask=mask, **kwargs)
 
+    def _node_tensors(self, which: str) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(f"layer '{self.name}' has not been called on a symbolic tensor, so it has no {which}")
+        node = self._inbound_nodes[0]
+        tensors = node.outputs if which == "output" else node.inputs
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's first call in a graph (Keras' ``layer.output``)."""
+        return self._node_tensors("output")
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call in a graph (Keras' ``layer.input``)."""
+        return self._node_tensors("input")
+
     def reset_state(self) -> None:
         """Stateful layers forget their carried states; other layers have none."""
         for layer in self._sublayers():
@@ -335,7 +352,6 @@ class InputLayer(Layer):
         node.outputs = [symbolic.SymbolicTensor(self.shape, input_dtype, node, 0, self.name)]
         node.output_structure = 0
         self._inbound_nodes.append(node)
-        self.output = node.outputs[0]
 
     def _forward(self, inputs: Any, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         return inputs, unary_pullback(lambda dy: dy)

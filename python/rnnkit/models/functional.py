@@ -128,6 +128,16 @@ class Model(BaseModel):
         return self._pack_outputs(list(self._outputs))
 
     @property
+    def input(self) -> Any:
+        """The model's inputs, as given (Keras' ``model.input``)."""
+        return self.inputs
+
+    @property
+    def output(self) -> Any:
+        """The model's outputs, as given (Keras' ``model.output``)."""
+        return self.outputs
+
+    @property
     def input_names(self) -> List[str]:
         return [t.node.layer.name for t in self._inputs]
 
