@@ -131,7 +131,10 @@ def is_batch_source(value: Any) -> bool:
 
 
 def split_batch(batch: Any, source: str) -> Tuple[Any, Any, Any]:
-    """``(x, y, sample_weight)`` from a batch a generator yielded: ``(x, y)``, ``(x, y, w)`` or ``x``."""
+    """``(x, y, sample_weight)`` from a batch a generator yielded: ``(x, y)``, ``(x, y, w)`` or ``x``
+    (a list is read as a tuple, as Keras reads it)."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
     if isinstance(batch, tuple):
         if len(batch) == 2:
             return batch[0], batch[1], None
@@ -140,7 +143,7 @@ def split_batch(batch: Any, source: str) -> Tuple[Any, Any, Any]:
         if len(batch) == 1:
             return batch[0], None, None
         raise ValueError(f"{source} must yield (x, y) or (x, y, sample_weight) tuples, got a tuple of {len(batch)}")
-    if isinstance(batch, (np.ndarray, list, dict)):
+    if isinstance(batch, (np.ndarray, dict)):
         return batch, None, None
     raise ValueError(f"{source} must yield (x, y) or (x, y, sample_weight) tuples, got {type(batch).__name__}")
 

@@ -360,12 +360,17 @@ class Trainer:
             yield ([a[index] for a in xs], None if ys is None else [None if t is None else t[index] for t in ys],
                    [None if w is None else w[index] for w in sws], len(index))
 
-    def _source_batches(self, source: data.BatchSource) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
+    def _source_batches(self, source: data.BatchSource,
+                        class_weight: Optional[Dict[int, float]] = None) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
         for x, y, w in source.epoch():
+            if class_weight is not None and w is not None:
+                raise ValueError(f"{source.name} yields sample weights, and class_weight is given too: use one")
             try:
                 xs, ys, sws = self._prepare_data(x, y, w)
             except (ValueError, TypeError) as error:
                 raise type(error)(f"a batch from {source.name} does not fit the model: {error}") from None
+            if class_weight is not None and ys is not None:
+                sws = [data.class_sample_weights(ys[0], class_weight)]
             yield xs, ys, sws, len(xs[0])
 
     # ------------------------------------------------------------------ fit
@@ -459,7 +464,7 @@ class Trainer:
                     order = shuffler.permutation(len(xs[0])) if shuffle else None
                     batches = self._array_batches(xs, ys, sws, batch_size, order, steps)
                 else:
-                    batches = self._source_batches(source)
+                    batches = self._source_batches(source, class_weight)
                 totals, started = _Totals(), False
                 for step, (xb, yb, wb, samples) in enumerate(batches):
                     if not started:
@@ -472,8 +477,8 @@ class Trainer:
                     if self.stop_training:
                         break
                 if not started:
-                    if source is not None and source.exhausted:
-                        break
+                    if source is not None and source.exhausted and epoch > initial_epoch:
+                        break  # a generator without steps_per_epoch ran out: training ends here
                     raise ValueError("the training data gave no batch")
                 epoch_logs = self._logs(totals.means())
                 if validate is not None and (epoch + 1) % validation_freq == 0:
@@ -523,7 +528,8 @@ class Trainer:
             totals.add(self._test_step(xb, yb, wb), samples)
             callback_list.on_test_batch_end(step, self._logs(totals.means()))
         if not started:
-            raise ValueError("the evaluation data gave no batch")
+            raise ValueError("the evaluation data gave no batch (a generator read to its end gives none: pass "
+                             "validation_steps/steps, or use a PyDataset, which is read again every epoch)")
         logs = self._logs(totals.means())
         callback_list.on_test_end(logs)
         return logs
