@@ -148,7 +148,9 @@ def _finite_arrays(**arrays: Any) -> Dict[str, Any]:
     for name, value in arrays.items():
         if value is not None:
             value = np.asarray(value)
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
+            # One reduction for the common case; a non-finite sum (NaN, inf, or an overflow of
+            # large finite values) is then checked element by element.
+            if value.dtype.kind == "f" and not np.isfinite(value.sum()) and not np.isfinite(value).all():
                 raise ValueError(f"'{name}' contains NaN or infinity")
         out[name] = value
     return out

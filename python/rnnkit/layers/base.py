@@ -81,6 +81,8 @@ class Layer:
     supports_masking = False
     #: Keras' autocast: inputs are cast to the layer's dtype before ``_forward``.
     casts_inputs = True
+    #: The rank every input must have (None: any); checked when called on symbolic tensors.
+    input_rank: Optional[int] = None
 
     def __init__(self, *, name: Optional[str] = None, dtype: Optional[str] = None, trainable: bool = True,
                  input_shape: Optional[Sequence[Optional[int]]] = None, input_dim: Optional[int] = None,
@@ -144,25 +146,32 @@ class Layer:
         self._weights.append(variable)
         return variable
 
-    def _unique(self, variables: Iterator[Variable]) -> List[Variable]:
-        seen, out = set(), []
-        for variable in variables:
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                out.append(variable)
+    def _collect_weights(self, trainable_only: bool) -> List[Variable]:
+        """The weights of this layer and the layers inside it, depth first, each once; with
+        ``trainable_only``, the trainable ones, skipping layers set ``trainable=False``."""
+        out: List[Variable] = []
+        seen, visited = set(), set()
+        stack: List[Layer] = [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in visited or (trainable_only and not layer.trainable):
+                continue
+            visited.add(id(layer))
+            for variable in layer._weights:
+                if id(variable) not in seen and (variable.trainable or not trainable_only):
+                    seen.add(id(variable))
+                    out.append(variable)
+            stack.extend(reversed(layer._sublayers()))
         return out
 
     @property
     def weights(self) -> List[Variable]:
         """Every weight, this layer's own first, then its sublayers' in order (each once)."""
-        return self._unique(iter(self._weights + [w for layer in self._sublayers() for w in layer.weights]))
+        return self._collect_weights(trainable_only=False)
 
     @property
     def trainable_weights(self) -> List[Variable]:
-        if not self.trainable:
-            return []
-        own = [w for w in self._weights if w.trainable]
-        return self._unique(iter(own + [w for layer in self._sublayers() for w in layer.trainable_weights]))
+        return self._collect_weights(trainable_only=True)
 
     @property
     def non_trainable_weights(self) -> List[Variable]:

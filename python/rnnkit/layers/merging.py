@@ -1,8 +1,9 @@
 """Merge layers, as ``keras.layers``: Concatenate, Add, Subtract, Multiply, Average, Maximum,
 Minimum, Dot, and their functional forms (``concatenate``, ``add``, ...).
 
-Each takes a list of arrays (batch axis first) and returns one. Masks: the output mask is the
-AND of the inputs' masks (Keras' rule), or None when no input has one.
+Each takes a list of arrays (batch axis first) and returns one. Masks, as Keras 3: the output
+mask is the AND of the inputs' masks, or None when no input has one; Concatenate along the
+features ORs them (an input without a mask counts as all valid) and along time joins them.
 """
 
 from __future__ import annotations
@@ -195,15 +196,20 @@ class Concatenate(_Merge):
         arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         rank = np.ndim(arrays[0])
         axis = self._axis(rank)
-        if axis == rank - 1:  # features joined: a step is valid where every input's is
-            return super().compute_mask(inputs, mask)
         full = [np.ones(np.shape(a)[:-1], bool) if m is None else np.asarray(m, bool) for a, m in zip(arrays, masks)]
+        if axis == rank - 1:  # features joined: as Keras 3, a step is valid where any input's is
+            return np.logical_or.reduce(full)
         return np.concatenate(full, axis=axis)
 
     def _merge(self, arrays):
         axis = self._axis(arrays[0].ndim)
-        sizes = np.cumsum([a.shape[axis] for a in arrays])[:-1]
-        return np.concatenate(arrays, axis=axis), lambda dy: np.split(dy, sizes, axis=axis)
+        bounds = np.concatenate([[0], np.cumsum([a.shape[axis] for a in arrays])])
+        index = [slice(None)] * arrays[0].ndim
+
+        def backward(dy):
+            return [dy[tuple(index[:axis] + [slice(lo, hi)])] for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+        return np.concatenate(arrays, axis=axis), backward
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {"axis": self.axis}

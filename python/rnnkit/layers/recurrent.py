@@ -40,6 +40,7 @@ class RNN(Layer):
 
     supports_masking = True
     casts_inputs = True
+    input_rank = 3
 
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,

@@ -119,10 +119,15 @@ def _is_shape(value: Any) -> bool:
 
 
 def _check_compatible(layer: Any, shape: Shape) -> None:
-    """A built layer called again on a tensor of another feature size is refused here."""
+    """A built layer called again on a tensor of another feature size (or, for a layer that
+    needs one rank, another rank) is refused here, not when the model runs."""
     built = getattr(layer, "input_shape", None)
-    if not (_is_shape(built) and _is_shape(shape)) or len(built) != len(shape):
+    if not (_is_shape(built) and _is_shape(shape)):
         return
+    rank = getattr(layer, "input_rank", None)
+    if rank is not None and len(shape) != rank:
+        raise ValueError(f"{layer.name}: it needs inputs of rank {rank}, like {built}, and cannot be called on a "
+                         f"tensor of shape {shape}")
     if built[-1] is not None and shape[-1] is not None and built[-1] != shape[-1]:
         raise ValueError(f"{layer.name}: it was built for inputs of shape {built} and cannot be called on a "
                          f"tensor of shape {shape} (last axis {shape[-1]}, expected {built[-1]})")

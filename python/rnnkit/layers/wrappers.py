@@ -89,6 +89,8 @@ class Bidirectional(_Wrapper):
             self._initial_weights = list(weights)
         self.supports_masking = True
 
+    input_rank = 3
+
     def _wrapped(self) -> List[Layer]:
         return [self.forward_layer, self.backward_layer]
 

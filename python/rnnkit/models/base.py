@@ -8,7 +8,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import saving
-from ..layers.base import Layer, Pullback
+from ..layers.base import InputLayer, Layer, Pullback
 from .training import Trainer
 
 __all__ = ["BaseModel"]
@@ -46,7 +46,7 @@ class BaseModel(Trainer, Layer):
         raise NotImplementedError
 
     def _sublayers(self) -> List[Layer]:
-        return [layer for layer in self.layers if not _is_input(layer)]
+        return [layer for layer in self.layers if not isinstance(layer, InputLayer)]
 
     def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
                 **kwargs: Any) -> Tuple[Any, Pullback]:
@@ -132,8 +132,3 @@ class BaseModel(Trainer, Layer):
         """The architecture as JSON (``{"class_name", "config"}``); ``models.model_from_json`` reads it."""
         from .. import layers
         return json.dumps(layers.serialize(self), **kwargs)
-
-
-def _is_input(layer: Layer) -> bool:
-    from ..layers.base import InputLayer
-    return isinstance(layer, InputLayer)

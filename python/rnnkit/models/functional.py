@@ -63,6 +63,41 @@ def _graph(inputs: List[SymbolicTensor], outputs: List[SymbolicTensor]) -> List[
     return order
 
 
+def _keras_layer_order(inputs: List[SymbolicTensor], outputs: List[SymbolicTensor]) -> List[Layer]:
+    """The layers in Keras' order, which is also the order of ``model.weights``: deepest first
+    (the longest path to an output), ties in the order a depth-first walk from the outputs
+    first meets them."""
+    given = {id(t) for t in inputs}
+    first_seen: Dict[int, int] = {}
+    post_order: List[Node] = []
+    finished = set()
+
+    def walk(tensor: SymbolicTensor) -> None:
+        node = tensor.node
+        if id(node) in finished:
+            return
+        first_seen.setdefault(id(node.layer), len(first_seen))
+        if not node.is_input and id(tensor) not in given:
+            for parent in node.inputs:
+                walk(parent)
+        finished.add(id(node))
+        post_order.append(node)
+
+    for output in outputs:
+        walk(output)
+    node_depth: Dict[int, int] = {}
+    layer_depth: Dict[int, int] = {}
+    layers: Dict[int, Layer] = {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)], node_depth[id(node)] = depth, depth
+        layers[id(node.layer)] = node.layer
+        if not node.is_input:
+            for parent in node.inputs:
+                node_depth[id(parent.node)] = max(depth + 1, node_depth.get(id(parent.node), 0))
+    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+
+
 class Model(BaseModel):
     """A model of any directed acyclic graph of layers, as ``keras.Model(inputs, outputs)``.
 
@@ -100,10 +135,7 @@ class Model(BaseModel):
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ValueError("the same Input is given twice among the model's inputs")
         self._nodes = _graph(self._inputs, self._outputs)
-        layers: List[Layer] = [t.node.layer for t in self._inputs]
-        for node in self._nodes:
-            if all(node.layer is not layer for layer in layers):
-                layers.append(node.layer)
+        layers = _keras_layer_order(self._inputs, self._outputs)
         self._layers = layers
         names = [layer.name for layer in layers]
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -116,7 +148,7 @@ class Model(BaseModel):
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> List[Layer]:
-        """Every layer, the InputLayers first, then in the order the graph runs them."""
+        """Every layer (InputLayers included) in Keras' order: deepest first."""
         return list(self._layers)
 
     @property
@@ -210,6 +242,11 @@ class Model(BaseModel):
                              "dict of arrays")
         return [inputs]
 
+    def _input_keys(self, inputs: Dict[str, Any]) -> List[str]:
+        """The keys of a dict of inputs, in the order of the model's inputs."""
+        keys = list(self._input_structure) if isinstance(self._input_structure, dict) else self.input_names
+        return [k if k in inputs else n for k, n in zip(keys, self.input_names)]
+
     def _check_inputs(self, arrays: List[Any]) -> List[np.ndarray]:
         checked, batch = [], None
         for tensor, value in zip(self._inputs, arrays):
@@ -280,7 +317,10 @@ class Model(BaseModel):
                 d_in_flat = flatten(d_in) if len(inputs_of_node) > 1 else [d_in]
                 for tensor, d in zip(inputs_of_node, d_in_flat):
                     add(tensor, d)
-            return self._pack_inputs([gradient.get(id(t)) for t in self._inputs]), grads
+            d_inputs = [gradient.get(id(t)) for t in self._inputs]
+            if isinstance(inputs, dict):  # the gradients mirror the inputs as given
+                return dict(zip(self._input_keys(inputs), d_inputs)), grads
+            return self._pack_inputs(d_inputs), grads
 
         return outputs, output_masks, pullback
 
