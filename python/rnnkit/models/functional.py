@@ -98,6 +98,17 @@ def _keras_layer_order(inputs: List[SymbolicTensor], outputs: List[SymbolicTenso
     return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
 
 
+class _Step:
+    """A node with the ids of the tensors it reads and writes, worked out once."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.arg_ids = [id(t) for t in flatten(node.args)]
+        self.single = isinstance(node.args, SymbolicTensor)
+        self.input_ids = [id(t) for t in node.inputs]
+        self.output_ids = [id(t) for t in node.outputs]
+
+
 class Model(BaseModel):
     """A model of any directed acyclic graph of layers, as ``keras.Model(inputs, outputs)``.
 
@@ -135,6 +146,7 @@ class Model(BaseModel):
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ValueError("the same Input is given twice among the model's inputs")
         self._nodes = _graph(self._inputs, self._outputs)
+        self._plan = [_Step(node) for node in self._nodes]
         layers = _keras_layer_order(self._inputs, self._outputs)
         self._layers = layers
         names = [layer.name for layer in layers]
@@ -278,17 +290,23 @@ class Model(BaseModel):
         values: Dict[int, Any] = {id(t): a for t, a in zip(self._inputs, arrays)}
         masks: Dict[int, Any] = {id(t): m for t, m in zip(self._inputs, masks_in)}
         pullbacks = []
-        for node in self._nodes:
-            args = pack_like(node.args, [values[id(t)] for t in flatten(node.args)])
-            arg_masks = pack_like(node.args, [masks.get(id(t)) for t in flatten(node.args)])
+        for step in self._plan:
+            if step.single:
+                args, arg_masks = values[step.arg_ids[0]], masks[step.arg_ids[0]]
+            else:
+                args = pack_like(step.node.args, [values[i] for i in step.arg_ids])
+                arg_masks = pack_like(step.node.args, [masks[i] for i in step.arg_ids])
             tensor_kwargs = {k: pack_like(v, [values[id(t)] for t in flatten(v)])
-                             for k, v in node.tensor_kwargs.items()}
-            outputs, out_mask, pullback = node.layer.propagate(args, arg_masks, training, **node.kwargs,
-                                                               **tensor_kwargs)
-            flat = flatten(outputs) if len(node.outputs) > 1 else [outputs]
-            flat_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] + [None] * (len(flat) - 1)
-            for tensor, value, m in zip(node.outputs, flat, flat_masks):
-                values[id(tensor)], masks[id(tensor)] = value, m
+                             for k, v in step.node.tensor_kwargs.items()}
+            outputs, out_mask, pullback = step.node.layer.propagate(args, arg_masks, training, **step.node.kwargs,
+                                                                    **tensor_kwargs)
+            if len(step.output_ids) == 1:
+                values[step.output_ids[0]], masks[step.output_ids[0]] = outputs, out_mask
+            else:
+                flat_masks = list(out_mask) if isinstance(out_mask, list) else [out_mask] + [None] * (
+                    len(step.output_ids) - 1)
+                for i, value, m in zip(step.output_ids, flatten(outputs), flat_masks):
+                    values[i], masks[i] = value, m
             pullbacks.append(pullback)
         outputs = self._pack_outputs([values[id(t)] for t in self._outputs])
         output_masks = self._pack_outputs([masks.get(id(t)) for t in self._outputs])
@@ -296,27 +314,24 @@ class Model(BaseModel):
         def pullback(d_outputs: Any) -> Tuple[Any, Grads]:
             gradient: Dict[int, np.ndarray] = {}
 
-            def add(tensor: SymbolicTensor, d: Any) -> None:
-                if d is not None:
-                    gradient[id(tensor)] = gradient[id(tensor)] + d if id(tensor) in gradient else np.asarray(d)
-
             d_flat = flatten(d_outputs) if self._output_structure is not None else [d_outputs]
             if len(d_flat) != len(self._outputs):
                 raise ValueError(f"{self.name}: the pullback takes {len(self._outputs)} output gradient(s), got "
                                  f"{len(d_flat)}")
             for tensor, d in zip(self._outputs, d_flat):
-                add(tensor, d)
+                if d is not None:  # one tensor may be several outputs: their gradients add
+                    gradient[id(tensor)] = gradient[id(tensor)] + d if id(tensor) in gradient else np.asarray(d)
             grads: Grads = {}
-            for node, node_pullback in zip(reversed(self._nodes), reversed(pullbacks)):
-                d_out = [gradient.get(id(t)) for t in node.outputs]
+            for step, node_pullback in zip(reversed(self._plan), reversed(pullbacks)):
+                d_out = [gradient.get(i) for i in step.output_ids]
                 if all(d is None for d in d_out):
                     continue  # nothing downstream of this call reaches the outputs
-                d_in, node_grads = node_pullback(d_out if len(node.outputs) > 1 else d_out[0])
+                d_in, node_grads = node_pullback(d_out if len(d_out) > 1 else d_out[0])
                 accumulate(grads, node_grads)
-                inputs_of_node = node.inputs
-                d_in_flat = flatten(d_in) if len(inputs_of_node) > 1 else [d_in]
-                for tensor, d in zip(inputs_of_node, d_in_flat):
-                    add(tensor, d)
+                d_in_flat = flatten(d_in) if len(step.input_ids) > 1 else [d_in]
+                for i, d in zip(step.input_ids, d_in_flat):
+                    if d is not None:
+                        gradient[i] = gradient[i] + d if i in gradient else np.asarray(d)
             d_inputs = [gradient.get(id(t)) for t in self._inputs]
             if isinstance(inputs, dict):  # the gradients mirror the inputs as given
                 return dict(zip(self._input_keys(inputs), d_inputs)), grads

@@ -45,6 +45,7 @@ class _Output:
         self.weight = 1.0 if weight is None else float(weight)
         self.plain, self.weighted = plain, weighted
         self.metrics: Optional[List[Tuple[metrics_module.Metric, bool]]] = None
+        self.checked: set = set()  # shapes and dtypes of y already found to fit the loss
 
 
 class _Prepared(tuple):
@@ -245,16 +246,18 @@ class Trainer:
         self._check_input_arrays(xs)
         for k, (output, target) in enumerate(zip(self._outputs_spec, ys or [])):
             if target is not None and output.loss is not None:
-                self._check_targets(target, output.loss, self._output_shape_of(k))
+                self._check_targets(target, output, self._output_shape_of(k))
         return xs, ys, sws
 
     def _output_shape_of(self, k: int) -> Any:
         return self._flat_outputs(self.output_shape)[k] if len(self._outputs_spec) > 1 else self.output_shape
 
     @staticmethod
-    def _check_targets(y: np.ndarray, loss: losses.Loss, output_shape: Any) -> None:
+    def _check_targets(y: np.ndarray, output: _Output, output_shape: Any) -> None:
         """y must fit the output for the loss: the loss is tried on one sample of y against a
-        dummy output, so every shape rule of the loss applies here, up front."""
+        dummy output, so every shape rule of the loss applies here, up front (once per shape
+        and dtype of y; class labels are checked every time)."""
+        loss = output.loss
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
             classes = output_shape[-1]
             labels = y[y != loss.ignore_class] if loss.ignore_class is not None else y
@@ -264,6 +267,9 @@ class Trainer:
             if bad.any():
                 raise ValueError(f"labels must lie in [0, {classes}) for the model's {classes} outputs, "
                                  f"got {labels[bad].flat[0].item()!r}")
+        key = (y.shape[1:], y.dtype.str)
+        if key in output.checked:
+            return
         shape = tuple(y.shape[k] if d is None and k < y.ndim else (1 if d is None else d)
                       for k, d in enumerate(output_shape))
         try:
@@ -271,6 +277,7 @@ class Trainer:
         except ValueError as error:
             raise ValueError(f"y of shape {y.shape} does not fit the model's output shape "
                              f"{output_shape} for this loss: {error}") from None
+        output.checked.add(key)
 
     # ------------------------------------------------------------------ steps
     def _losses(self, ys: Optional[Arrays], outputs: List[np.ndarray], masks: List[Any], sws: Arrays,
