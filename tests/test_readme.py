@@ -25,3 +25,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     text_loss = namespace["text_history"].history["loss"]
     assert text_loss[-1] < text_loss[0]
     assert set(namespace["tagger_history"].history) == {"loss", "mae"}
+    seq2seq_loss = namespace["seq2seq_history"].history["loss"]
+    assert len(seq2seq_loss) == 5 and seq2seq_loss[-1] < 0.1 * seq2seq_loss[0]
+    assert namespace["reversed_ids"] == [1, 6, 4, 2, 8]  # [2, 4, 6, 1] reversed, then the end token
+    seq2seq, encoder_model, decoder_model = (namespace[k] for k in ("seq2seq", "encoder_model", "decoder_model"))
+    assert namespace["decoder_lstm"] in seq2seq.layers and namespace["decoder_lstm"] in decoder_model.layers
+    assert encoder_model.count_params() + decoder_model.count_params() == seq2seq.count_params()
