@@ -176,3 +176,21 @@ def test_bad_arguments(data):
         rnnkit.compare(builders, data, epochs=0)
     with pytest.raises(ValueError, match="verbose must be 0, 1 or 2, got 3"):
         rnnkit.compare(builders, data, verbose=3)
+
+
+def test_models_of_several_inputs_compare_on_lists_of_arrays():
+    from rnnkit.layers import GRU, Input, concatenate
+    from rnnkit.models import Model
+
+    def build():
+        a, b = Input((5, 3)), Input((7, 2))
+        model = Model([a, b], Dense(1)(concatenate([LSTM(4)(a), GRU(4)(b)])))
+        model.compile("adam", "mse")
+        return model
+
+    rng = np.random.default_rng(0)
+    xa, xb, y = rng.random((40, 5, 3)), rng.random((40, 7, 2)), rng.random((40, 1))
+    result = rnnkit.compare({"two inputs": build}, (([xa, xb], y), ([xa, xb], y), ([xa, xb], y)), epochs=2,
+                            verbose=0)["two inputs"]
+    assert result.params == result.model.count_params() and len(result.history["val_loss"]) == 2
+    assert result.test["loss"] == result.model.evaluate([xa, xb], y, verbose=0)

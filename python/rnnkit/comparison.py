@@ -193,8 +193,18 @@ def _parts(data: Any) -> Tuple[Pair, Pair, Optional[Pair]]:
         raise TypeError("data must be an rnnkit.datasets.Dataset or ((x_train, y_train), (x_val, y_val)"
                         f"[, (x_test, y_test)]), got {type(data).__name__}"
                         + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else ""))
-    train, validation, *test = [(np.asarray(x), np.asarray(y)) for x, y in data]
+    train, validation, *test = [(_arrays(x), _arrays(y)) for x, y in data]
     return train, validation, (test[0] if test else None)
+
+
+def _arrays(value: Any) -> Any:
+    """An array; or, for a model of several inputs or outputs, a dict of arrays or a list of
+    NumPy arrays (a list of plain numbers is one array)."""
+    if isinstance(value, dict):
+        return {k: np.asarray(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
+        return list(value)
+    return np.asarray(value)
 
 
 def compare(builders: Mapping[str, Callable[[], Trainer]], data: Any, *, epochs: int = 10, batch_size: int = 32,
@@ -249,7 +259,9 @@ def compare(builders: Mapping[str, Callable[[], Trainer]], data: Any, *, epochs:
             raise ValueError(f"builder {name!r} returned a model that is not compiled: call "
                              "model.compile(optimizer=..., loss=..., metrics=[...]) in the builder")
         if not model.built:
-            model.build((None,) + x_train.shape[1:])
+            first = next(iter(x_train.values())) if isinstance(x_train, dict) else (
+                x_train[0] if isinstance(x_train, list) else x_train)
+            model.build((None,) + first.shape[1:])
         if verbose:
             print_msg(f"{name}: {model.count_params():,} parameters")
         clock = _EpochClock(epochs, verbose)

@@ -86,8 +86,13 @@ class BaseModel(Trainer, Layer):
         aligns = "<<><"
 
         def row(cells, left=box["│"], mid=box["│"], right=box["│"]):
-            parts = [f" {str(c):{a}{w - 2}} " for c, a, w in zip(cells, aligns, widths)]
-            return left + mid.join(parts) + right
+            wrapped = [_wrap(str(c), w - 2) for c, w in zip(cells, widths)]
+            lines = []
+            for k in range(max(len(w) for w in wrapped)):
+                parts = [f" {(w[k] if k < len(w) else ''):{a}{width - 2}} "
+                         for w, a, width in zip(wrapped, aligns, widths)]
+                lines.append(left + mid.join(parts) + right)
+            return "\n".join(lines)
 
         def rule(left, mid, right, fill):
             return box[left] + box[mid].join(box[fill] * w for w in widths) + box[right]
@@ -110,7 +115,7 @@ class BaseModel(Trainer, Layer):
         trainable = sum(w.value.size for w in self.trainable_weights)
         lines += [f" Total params: {size(self.count_params())}", f" Trainable params: {size(trainable)}",
                   f" Non-trainable params: {size(self.count_params() - trainable)}"]
-        for line in lines:
+        for line in "\n".join(lines).split("\n"):
             print_fn(line)
 
     # ------------------------------------------------------------------ files
@@ -132,3 +137,15 @@ class BaseModel(Trainer, Layer):
         """The architecture as JSON (``{"class_name", "config"}``); ``models.model_from_json`` reads it."""
         from .. import layers
         return json.dumps(layers.serialize(self), **kwargs)
+
+
+def _wrap(text: str, width: int) -> List[str]:
+    """A table cell over several lines of at most ``width`` characters, broken after commas
+    where possible (Keras wraps long shapes and connection lists the same way)."""
+    lines: List[str] = []
+    while len(text) > width:
+        cut = text.rfind(", ", 0, width)
+        cut = cut + 1 if cut > 0 else width
+        lines.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return lines + [text]

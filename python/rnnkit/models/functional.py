@@ -352,8 +352,10 @@ class Model(BaseModel):
 
     def _summary_rows(self) -> List[Tuple[str, str, str, Optional[str]]]:
         index = self._node_index()
+        nodes = [t.node for t in self._inputs] + self._nodes
         rows = []
-        for node in [t.node for t in self._inputs] + self._nodes:
+        for node in sorted(nodes, key=lambda n: ([layer for layer in self._layers].index(n.layer),
+                                                 index[id(n)][1])):
             shapes = [t.shape for t in node.outputs]
             connected = ", ".join(f"{index[id(t.node)][0]}[{index[id(t.node)][1]}][{t.index}]" for t in node.inputs)
             layer = node.layer
