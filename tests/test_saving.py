@@ -149,3 +149,16 @@ def test_a_model_saved_by_rnnkit_0_1_0_loads_with_its_optimizer_state():
     state = model.optimizer.get_state()
     assert model.optimizer.iterations == 1
     assert {"momentum/lstm/lstm_cell/kernel", "velocity/lstm/lstm_cell/recurrent_kernel"} <= set(state)
+
+
+def test_a_functional_model_file_of_format_1_loads_and_resumes():
+    # A two-input, two-output graph (Masking, Bidirectional, concatenate, dict inputs and outputs),
+    # compiled with a loss, weight and metric per output and trained 4 steps, saved in format 1.
+    model = load_model(Path(__file__).parent / "fixtures" / "two_input_two_output_format_1.rnnkit")
+    predicted = model.predict({"sequence": np.ones((1, 5, 3)), "side": np.ones((1, 4))}, verbose=0)
+    np.testing.assert_allclose(predicted["value"], [[0.25090447068214417, -0.297019362449646]], rtol=1e-6)
+    np.testing.assert_allclose(predicted["flag"], [[0.5429021716117859]], rtol=1e-6)
+    assert model.optimizer.iterations == 4
+    x = {"sequence": np.ones((4, 5, 3)), "side": np.ones((4, 4))}
+    logs = model.train_on_batch(x, {"value": np.zeros((4, 2)), "flag": np.ones((4, 1))}, return_dict=True)
+    assert set(logs) == {"loss", "value_loss", "flag_loss", "flag_accuracy"} and model.optimizer.iterations == 5
