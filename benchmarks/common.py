@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmark suite: thread setup, timing, FLOP counts, weight layouts.
+"""Shared helpers of the benchmark suite: thread setup, timing, FLOP counts, weight layouts,
+and the frame of the standalone commands (masking.py, functional.py): options, results file.
 
 Import this module (and call ``configure_threads``) before numpy, torch or tensorflow are
 imported anywhere in the process: OpenMP/MKL/OpenBLAS read their thread counts at load time.
@@ -6,11 +7,16 @@ imported anywhere in the process: OpenMP/MKL/OpenBLAS read their thread counts a
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 GATES = {"simple_rnn": 1, "gru": 3, "lstm": 4}
 CELL_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -158,14 +164,74 @@ def torch_grads_in_keras_layout(cell: str, units: int, module) -> Dict[str, Any]
 
 def emit_json(obj: Any) -> None:
     """Worker subprocesses print one JSON line, prefixed so stray library output is ignored."""
-    import json
     sys.stdout.write("BENCH_JSON " + json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 
 def parse_worker_output(stdout: str) -> Optional[Any]:
-    import json
     for line in reversed(stdout.splitlines()):
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):])
     return None
+
+
+# ----------------------------------------------------------------------------- standalone commands
+# masking.py and functional.py: their own options, the table on stdout, progress on stderr,
+# the raw numbers in benchmarks/results-<name>.json (--quick: results-<name>-quick.json).
+
+def log(msg: str) -> None:
+    """Progress, on standard error."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load() -> List[float]:
+    """The load average (1, 5, 15 min), rounded."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def standalone_parser(doc: str, quick_help: str) -> argparse.ArgumentParser:
+    """A command's parser with ``--quick`` and ``--threads``; the command adds its own options."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--threads", type=int, default=2, help="rnnkit.config.set_num_threads (default 2)")
+    return p
+
+
+def parse_standalone_args(p: argparse.ArgumentParser, argv, name: str,
+                          **defaults: Tuple[Any, Any]) -> argparse.Namespace:
+    """Adds ``--json`` and parses argv. Each option of ``defaults`` (``dest=(quick, full)``) left
+    unset takes its --quick or full value; --json defaults to benchmarks/results-<name>.json
+    (--quick: results-<name>-quick.json)."""
+    p.add_argument("--json", default=None, help=f"raw results (default benchmarks/results-{name}.json)")
+    args = p.parse_args(argv)
+    for dest, (quick, full) in defaults.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, quick if args.quick else full)
+    if args.json is None:
+        args.json = os.path.join(HERE, f"results-{name}-quick.json" if args.quick else f"results-{name}.json")
+    return args
+
+
+def standalone_results(args: argparse.Namespace, **extra: Any) -> Dict[str, Any]:
+    """Sets rnnkit's threads; the results' header: date, quick, versions, threads, cores, then
+    ``extra``, repeats, warmup and the load at the start."""
+    import numpy as np
+    import rnnkit
+    notes = set_library_threads(args.threads, ("rnnkit",))
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick,
+            "rnnkit_version": getattr(rnnkit, "__version__", "?"), "numpy": np.__version__,
+            "threads": args.threads, "thread_notes": notes, "cores": os.cpu_count(), **extra,
+            "repeats": args.repeats, "warmup": args.warmup, "load_start": load()}
+
+
+def finish_standalone(out: Dict[str, Any], report: Callable[[Dict[str, Any]], str], path: str) -> int:
+    """Records the load at the end and ``report(out)`` in ``out``, writes it to ``path`` as JSON and
+    prints the report; returns the exit status, 0."""
+    out["load_end"] = load()
+    text = report(out)
+    out["report"] = text
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(out, fh, indent=1)
+    print(text)
+    log(f"  wrote {path}")
+    return 0

@@ -24,7 +24,6 @@ Run as ``masking.py --memory-worker ...``, this module is the memory subprocess.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -37,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import common  # noqa: E402  (stdlib only: safe before the thread variables are set)
+from common import load, log  # noqa: E402
 
 FULL_SHAPES = [(64, 100, 32, 128), (32, 200, 16, 64)]
 QUICK_SHAPES = [(8, 20, 4, 16), (4, 30, 4, 8)]
@@ -45,29 +45,11 @@ QUICK_EMBEDDING = {"vocab": 2000, "dim": 16, "units": 16, "batch": 8, "steps": 2
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="tiny sizes, few repeats: a smoke run")
-    p.add_argument("--threads", type=int, default=2, help="rnnkit.config.set_num_threads (default 2)")
+    p = common.standalone_parser(__doc__, "tiny sizes, few repeats: a smoke run")
     p.add_argument("--repeats", type=int, default=None, help="timed masked/unmasked pairs (default 31; --quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps of each model first (default 3; --quick 1)")
-    p.add_argument("--json", default=None, help="raw results (default benchmarks/results-masking.json)")
     p.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)  # JSON config: subprocess mode
-    args = p.parse_args(argv)
-    if args.repeats is None:
-        args.repeats = 5 if args.quick else 31
-    if args.warmup is None:
-        args.warmup = 1 if args.quick else 3
-    if args.json is None:
-        args.json = os.path.join(HERE, "results-masking-quick.json" if args.quick else "results-masking.json")
-    return args
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def load() -> List[float]:
-    return [round(v, 2) for v in os.getloadavg()]
+    return common.parse_standalone_args(p, argv, "masking", repeats=(5, 31), warmup=(1, 3))
 
 
 # ----------------------------------------------------------------------------- 1. masked vs unmasked
@@ -249,13 +231,8 @@ def main(argv=None) -> int:
         cfg = json.loads(args.memory_worker)
         common.emit_json(memory_worker(cfg, args.threads, cfg.pop("mode")))
         return 0
-    import numpy as np
-    import rnnkit
-    notes = common.set_library_threads(args.threads, ("rnnkit",))
-    out: Dict[str, Any] = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick,
-                           "rnnkit_version": getattr(rnnkit, "__version__", "?"), "numpy": np.__version__,
-                           "threads": args.threads, "thread_notes": notes, "cores": os.cpu_count(),
-                           "repeats": args.repeats, "warmup": args.warmup, "load_start": load(), "masking": []}
+    out = common.standalone_results(args)
+    out["masking"] = []
     for shape in (QUICK_SHAPES if args.quick else FULL_SHAPES):
         for cell in ("lstm", "gru"):
             for rs in (True, False):
@@ -264,14 +241,7 @@ def main(argv=None) -> int:
     log("  embedding")
     out["embedding"] = bench_embedding(QUICK_EMBEDDING if args.quick else FULL_EMBEDDING, args.threads,
                                        args.warmup, max(3, args.repeats // 2))
-    out["load_end"] = load()
-    text = report(out)
-    out["report"] = text
-    with open(args.json, "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=1)
-    print(text)
-    log(f"  wrote {args.json}")
-    return 0
+    return common.finish_standalone(out, report, args.json)
 
 
 if __name__ == "__main__":

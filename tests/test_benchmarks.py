@@ -12,15 +12,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_quick(script, results_path, *extra):
+    """Runs ``benchmarks/<script> --quick --threads 1 --json results_path *extra``; its results."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--threads", "1",
+                          "--json", str(results_path), *extra], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(results_path.read_text())
+
+
 def test_quick_benchmark_run_reports_every_section(tmp_path):
     results_path = tmp_path / "results.json"
     markdown_path = tmp_path / "results.md"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--threads", "1",
-         "--json", str(results_path), "--markdown", str(markdown_path)],
-        capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(results_path.read_text())
+    results = run_quick("run.py", results_path, "--markdown", str(markdown_path))
 
     assert {row["cell"] for row in results["kernel"]} == {"simple_rnn", "lstm", "gru"}
     for row in results["kernel"]:
@@ -42,11 +45,7 @@ def test_quick_benchmark_run_reports_every_section(tmp_path):
 
 
 def test_quick_masking_benchmark_reports_both_sections(tmp_path):
-    results_path = tmp_path / "masking.json"
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "masking.py"), "--quick", "--threads", "1",
-                          "--json", str(results_path)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(results_path.read_text())
+    results = run_quick("masking.py", tmp_path / "masking.json")
     assert {row["cell"] for row in results["masking"]} == {"lstm", "gru"}
     for row in results["masking"]:
         assert 0 < row["valid_fraction"] < 1
@@ -54,3 +53,26 @@ def test_quick_masking_benchmark_reports_both_sections(tmp_path):
     embedding = results["embedding"]
     assert embedding["step"]["median"] > 0
     assert 0 < embedding["tracemalloc"]["step2"] < embedding["one_hot_bytes"]
+
+
+def test_quick_functional_benchmark_reports_overheads(tmp_path):
+    results = run_quick("functional.py", tmp_path / "functional.json")
+    assert results["threads"] == 1 and results["quick"] is True
+    for kind in ("functional", "sequential"):
+        case = results[kind]
+        assert case["guard"]["ok"], case["guard"]
+        assert set(case["variants"]) == {"train_on_batch", "forward+pullback", "kernels+loss+opt", "kernels"}
+        for timing in case["variants"].values():
+            assert 0 < timing["min"] <= timing["median"] <= timing["max"]
+            assert len(timing["times"]) == results["repeats"]
+        for key in ("overhead", "overhead_median_per_rep", "graph_overhead", "overhead_over_manual_step"):
+            assert isinstance(case[key], float) and case[key] < 1
+        assert set(case["breakdown_s"]) == {"kernels", "loss_and_optimizer", "graph_executor",
+                                            "rest_of_train_on_batch"}
+    profile = results["profile"]
+    if results["functional"]["overhead"] >= results["target"]:  # profiled only above the target
+        assert set(profile["split_s"]) == {"kernels", "kernel_path_self", "side_work"}
+        assert profile["split_s"]["kernels"] > 0 and profile["side_work"] and profile["kernel_path"]
+    else:
+        assert profile is None
+    assert "| Model: 2 x (Input, LSTM), concatenate, Dense |" in results["report"]
