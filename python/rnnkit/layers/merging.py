@@ -203,7 +203,9 @@ class Concatenate(_Merge):
 
     def _merge(self, arrays):
         axis = self._axis(arrays[0].ndim)
-        bounds = np.concatenate([[0], np.cumsum([a.shape[axis] for a in arrays])])
+        bounds = [0]
+        for a in arrays:
+            bounds.append(bounds[-1] + a.shape[axis])
         index = [slice(None)] * arrays[0].ndim
 
         def backward(dy):
