@@ -56,6 +56,18 @@ Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim(
 
 std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
+// array_t::ensure returns a null array, and clears Python's MemoryError, when the C-contiguous
+// copy cannot be made; passing that on would crash the kernels, so it becomes MemoryError here.
+template <typename T>
+Array<T> contiguous(Array<T> converted, const std::string& what) {
+  if (!converted) {
+    PyErr_Clear();
+    PyErr_SetString(PyExc_MemoryError, what.c_str());
+    throw py::error_already_set();
+  }
+  return converted;
+}
+
 // The checks of one call; every message starts with the function's name.
 class Checker {
  public:
@@ -90,7 +102,8 @@ class Checker {
       value_error(std::string("'") + name + "' must have shape " + meaning + " = " +
                   format_shape(shape) + ", got " + format_shape(shape_of(a)));
     }
-    return Array<T>::ensure(a);
+    return contiguous(Array<T>::ensure(a), std::string(function_) + ": not enough memory for a C-contiguous copy of '" +
+                                               name + "' of shape " + format_shape(shape));
   }
 
   template <typename T>
@@ -112,7 +125,8 @@ class Checker {
       value_error("'mask' must have shape (batch, time) = " + format_shape({batch, time}) +
                   ", got " + format_shape(shape_of(a)));
     }
-    return Array<std::uint8_t>::ensure(py::module_::import("numpy").attr("ascontiguousarray")(a, "uint8"));
+    return contiguous(Array<std::uint8_t>::ensure(py::module_::import("numpy").attr("ascontiguousarray")(a, "uint8")),
+                      std::string(function_) + ": not enough memory for a copy of 'mask'");
   }
 
   rnnkit::Activation activation(const char* name, const std::string& value,

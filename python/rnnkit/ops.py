@@ -11,12 +11,41 @@ share one dtype, float32 or float64.
 masked step the state is carried through unchanged and takes no gradient. With
 ``go_backwards=True`` the sequence is processed from the last step to the first and the
 outputs are in processing order, as in Keras.
+
+What ``backward`` reads: a result keeps what its backward pass needs (``x``, the weights,
+``mask``, ``recurrent_dropout_mask``; Dense also its output), so changing the caller's arrays
+in place after the forward call, or updating the weights (an optimizer step,
+``Variable.assign``, ``set_weights``), cannot change the gradients ``backward`` returns: they
+are always those of the forward pass that was computed. An argument the caller can still write
+to (a writeable array, or a view of one) is copied, C-contiguous, at the forward call; one that
+is already the result's own (built from a list, or read-only down to the memory owning it) is
+kept by reference. The copies cost little next to the kernels over a sequence: at ``(N, T, F,
+H) = (32, 100, 32, 128)`` the copy of ``x`` and the LSTM weights takes about 1% of the forward
+pass. They matter for single steps with large weights (``T = 1``, ``H = 1024``: about 40% of
+the step at batch 32, more than the step itself at batch 1), so forward calls made inside
+:func:`no_backward` skip them: ``layer(x)`` and a cell's one-step ``call``, which drop the
+backward pass, run inside it. The backward pass of such a result reads the caller's arrays as
+they are when it runs.
+
+The layers (``rnnkit.layers``) call these functions with their weights' own arrays, which
+optimizers update in place: within a training step (forward, pullback, then the update) that
+is safe either way, and thanks to the copies a pullback kept across an optimizer step, or
+called after the caller reused its input buffer, still returns the gradients of the forward
+pass it belongs to.
+
+``result.cache`` (and the ``gates`` and ``cell_states`` views of it) are the backward pass's
+working arrays: read them, do not write to them.
+
+Float arguments are checked for NaN and infinity before the kernels run, in blocks of at most
+2**20 elements for large arrays (no temporary the size of the input).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -32,6 +61,7 @@ __all__ = [
     "simple_rnn_step",
     "lstm_step",
     "gru_step",
+    "no_backward",
 ]
 
 GATE_NAMES = {"simple_rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
@@ -142,18 +172,113 @@ def _check_shape(name: str, array: np.ndarray, shape: Tuple[int, ...]) -> None:
         raise ValueError(f"'{name}' must have shape {tuple(shape)}, got {array.shape}")
 
 
-def _finite_arrays(**arrays: Any) -> Dict[str, Any]:
-    """np.asarray of each argument (None kept); non-finite float values raise ValueError."""
+#: Arrays larger than this many elements are checked for NaN and infinity block by block.
+_FINITE_BLOCK = 1 << 20
+
+_NO_BACKWARD: contextvars.ContextVar = contextvars.ContextVar("rnnkit_ops_no_backward", default=False)
+
+
+@contextlib.contextmanager
+def no_backward() -> Iterator[None]:
+    """Forward calls inside this context will not have their ``backward`` called, or only
+    before their arguments change: they keep the caller's arrays by reference instead of
+    copying them (see the module docstring). ``layer(x)`` and one-step cell calls use it."""
+    token = _NO_BACKWARD.set(True)
+    try:
+        yield
+    finally:
+        _NO_BACKWARD.reset(token)
+
+
+def _first_nonfinite(array: np.ndarray) -> Optional[Tuple[int, ...]]:
+    """The index (C order) of the first NaN or infinity of a float ``array``, or ``None``.
+
+    Arrays of more than ``_FINITE_BLOCK`` elements are read in blocks along their leading
+    axes, so no temporary larger than a block is made, whatever the array's strides.
+    """
+    if array.size <= _FINITE_BLOCK:
+        finite = np.isfinite(array)
+        if finite.all():
+            return None
+        return tuple(int(i) for i in np.unravel_index(int(np.argmin(finite)), array.shape))
+    rows = array.shape[0]
+    step = max(1, _FINITE_BLOCK // (array.size // rows))
+    for start in range(0, rows, step):
+        if step == 1:  # one row is already larger than a block: go down an axis
+            found = _first_nonfinite(array[start])
+            if found is not None:
+                return (start,) + found
+        else:
+            found = _first_nonfinite(array[start:start + step])
+            if found is not None:
+                return (start + found[0],) + found[1:]
+    return None
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """Whether a float array holds no NaN or infinity, without a temporary of its size (a
+    block's worth of bools at most; as fast as a sum for small arrays, and never warns)."""
+    if array.size <= _FINITE_BLOCK:
+        return bool(np.isfinite(array).all())
+    return _first_nonfinite(array) is None
+
+
+def _may_change(value: Any, array: np.ndarray) -> bool:
+    """Whether ``array`` (``np.asarray(value)``) is memory the caller can still write to."""
+    if isinstance(value, (list, tuple, int, float)):
+        return False  # np.asarray built a new array that only the result holds
+    base: Any = array
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return True
+        base = base.base
+    return base is not None and not isinstance(base, bytes)  # a writable buffer (bytearray, mmap, ...)
+
+
+def _finite_arrays(function: str, keep: Tuple[str, ...], **arrays: Any) -> Dict[str, Any]:
+    """np.asarray of each argument (None kept); non-finite float values raise ValueError.
+
+    The arguments named in ``keep`` are those the backward pass reads: each that the caller
+    can still change is copied (C-contiguous, as the kernels read it, so they need not copy it
+    again), unless inside :func:`no_backward`. A copy that does not fit in memory raises
+    MemoryError naming ``function`` and the argument.
+    """
+    copy = not _NO_BACKWARD.get()
     out = {}
     for name, value in arrays.items():
         if value is not None:
-            value = np.asarray(value)
-            # One reduction for the common case; a non-finite sum (NaN, inf, or an overflow of
-            # large finite values) is then checked element by element.
-            if value.dtype.kind == "f" and not np.isfinite(value.sum()) and not np.isfinite(value).all():
+            array = np.asarray(value)
+            if array.dtype.kind == "f" and not _all_finite(array):
                 raise ValueError(f"'{name}' contains NaN or infinity")
+            if copy and name in keep and _may_change(value, array):
+                try:
+                    array = np.array(array, order="C", copy=True)
+                except MemoryError:
+                    raise MemoryError(f"{function}: not enough memory for a C-contiguous copy of '{name}' of "
+                                      f"shape {array.shape}") from None
+            value = array
         out[name] = value
     return out
+
+
+def _keep(array: np.ndarray, source: Any = None) -> np.ndarray:
+    """``array`` for a backward pass to read later: a copy if the caller can still change it
+    (``source``, the caller's argument, defaults to ``array``), unless inside :func:`no_backward`.
+    Layers use it for the arrays their own pullbacks read."""
+    if _NO_BACKWARD.get() or not _may_change(array if source is None else source, array):
+        return array
+    return np.array(array, order="C", copy=True)
+
+
+def _kept_mask(mask: Optional[np.ndarray], source: Any) -> Optional[np.ndarray]:
+    """The (N, T) mask the backward pass reads, copied if the caller's ``mask`` may change."""
+    if mask is None or _NO_BACKWARD.get() or not _may_change(source, mask):
+        return mask
+    return np.array(mask, order="C", copy=True)
+
+
+#: The arguments of a recurrent forward call that its backward pass reads.
+_RECURRENT_KEPT = ("x", "kernel", "recurrent_kernel", "bias", "peephole_kernel", "recurrent_dropout_mask")
 
 
 def _sequence_mask(x: np.ndarray, mask: Any, lengths: Any) -> Optional[np.ndarray]:
@@ -161,7 +286,7 @@ def _sequence_mask(x: np.ndarray, mask: Any, lengths: Any) -> Optional[np.ndarra
     if mask is not None and lengths is not None:
         raise ValueError("pass either 'mask' or 'lengths', not both")
     if lengths is None:
-        return None if mask is None else np.asarray(mask)
+        return None if mask is None else _kept_mask(np.asarray(mask), mask)
     if x.ndim != 3:  # the core reports the rank error with the full expectation
         return None
     lengths = np.asarray(lengths)
@@ -223,7 +348,8 @@ def simple_rnn_forward(
     Returns:
         RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
     """
-    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0,
+    a = _finite_arrays("simple_rnn_forward", _RECURRENT_KEPT, x=x, kernel=kernel,
+                       recurrent_kernel=recurrent_kernel, bias=bias, h0=h0,
                        recurrent_dropout_mask=recurrent_dropout_mask)
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.simple_rnn_forward(
@@ -282,8 +408,8 @@ def lstm_forward(
         [, peephole_kernel]``.
     """
     a = _finite_arrays(
-        x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0, c0=c0,
-        peephole_kernel=peephole_kernel, recurrent_dropout_mask=recurrent_dropout_mask,
+        "lstm_forward", _RECURRENT_KEPT, x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+        h0=h0, c0=c0, peephole_kernel=peephole_kernel, recurrent_dropout_mask=recurrent_dropout_mask,
     )
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.lstm_forward(
@@ -341,8 +467,8 @@ def gru_forward(
     Returns:
         RecurrentResult; ``backward`` gives ``x, h0, kernel, recurrent_kernel[, bias]``.
     """
-    a = _finite_arrays(x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0,
-                       recurrent_dropout_mask=recurrent_dropout_mask)
+    a = _finite_arrays("gru_forward", _RECURRENT_KEPT, x=x, kernel=kernel, recurrent_kernel=recurrent_kernel,
+                       bias=bias, h0=h0, recurrent_dropout_mask=recurrent_dropout_mask)
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.gru_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
@@ -378,11 +504,14 @@ def dense_forward(
         DenseResult with ``output`` of shape ``x.shape[:-1] + (U,)``; ``backward`` gives
         ``x, kernel[, bias]``.
     """
-    a = _finite_arrays(x=x, kernel=kernel, bias=bias)
+    a = _finite_arrays("dense_forward", ("x", "kernel", "bias"), x=x, kernel=kernel, bias=bias)
     y = _core.dense_forward(a["x"], a["kernel"], a["bias"], activation)
+    # The backward pass reads the output (the activation's derivative): keep our own copy,
+    # since ``output`` is the caller's to change. A linear layer's derivative does not read it.
+    y_kept = y if activation == "linear" or _NO_BACKWARD.get() else y.copy()
 
     def backward(dy):
-        return _core.dense_backward(a["x"], a["kernel"], a["bias"], y, dy, activation)
+        return _core.dense_backward(a["x"], a["kernel"], a["bias"], y_kept, dy, activation)
 
     return DenseResult(y, backward)
 
@@ -402,6 +531,7 @@ class StepResult:
     c: Optional[np.ndarray]
     gates: Dict[str, np.ndarray]
     _sequence: RecurrentResult = field(repr=False)
+    _name: str = field(default="step", repr=False)
 
     @property
     def outputs(self) -> Tuple[np.ndarray, ...]:
@@ -412,7 +542,10 @@ class StepResult:
         self, dh: Optional[np.ndarray] = None, dc: Optional[np.ndarray] = None
     ) -> Dict[str, np.ndarray]:
         """Gradients ``{"x", "h_prev", ["c_prev"], "kernel", ...}`` given those of ``h``, ``c``."""
-        grads = self._sequence.backward(dh=dh, dc=dc)
+        try:
+            grads = self._sequence.backward(dh=dh, dc=dc)
+        except (TypeError, ValueError) as error:
+            raise _step_error(error, f"{self._name} backward", f"{self._sequence.cell}_backward") from None
         grads["x"] = grads["x"][:, 0]
         grads["h_prev"] = grads.pop("h0")
         if "c0" in grads:
@@ -420,25 +553,45 @@ class StepResult:
         return grads
 
 
-def _step(forward: Callable[..., RecurrentResult], x: np.ndarray, **kwargs: Any) -> StepResult:
+_STEP_NAMES = {"'h0'": "'h_prev'", "'c0'": "'c_prev'"}
+
+
+def _step(step_name: str, forward: Callable[..., RecurrentResult], x: np.ndarray, **kwargs: Any) -> StepResult:
     x = np.asarray(x)
     if x.ndim != 2:
-        raise ValueError(f"'x' must be 2-D (batch, features) for one step, got shape {x.shape}")
-    result = forward(x[:, None, :], return_sequences=False, **kwargs)
+        raise ValueError(f"{step_name}: 'x' must be 2-D (batch, features) for one step, got shape {x.shape}")
+    try:
+        result = forward(x[:, None, :], return_sequences=False, **kwargs)
+    except (TypeError, ValueError, MemoryError) as error:
+        raise _step_error(error, step_name, forward.__name__) from None
     gates = {name: gate[:, 0] for name, gate in result.gates.items()}
-    return StepResult(result.h, result.h, result.c, gates, result)
+    return StepResult(result.h, result.h, result.c, gates, result, step_name)
+
+
+def _step_error(error: Exception, step_name: str, sequence_function: str) -> Exception:
+    """``error`` of the sequence call made for one step, reworded: its messages name the sequence
+    function and its arguments h0 and c0, where the step's caller called them h_prev and c_prev."""
+    message = str(error)
+    if message.startswith(f"{sequence_function}: "):
+        message = message[len(sequence_function) + 2:]
+    for sequence_name, step_argument in _STEP_NAMES.items():
+        message = message.replace(sequence_name, step_argument)
+    try:
+        return type(error)(f"{step_name}: {message}")
+    except Exception:  # an exception type that takes other arguments: leave it as it is
+        return error
 
 
 def simple_rnn_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh") -> StepResult:
     """One SimpleRNN step. x ``(N, F)``, h_prev ``(N, H)``; weights as in simple_rnn_forward."""
-    return _step(simple_rnn_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel,
+    return _step("simple_rnn_step", simple_rnn_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel,
                  bias=bias, h0=h_prev, activation=activation)
 
 
 def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias=None, *, peephole_kernel=None,
               activation="tanh", recurrent_activation="sigmoid") -> StepResult:
     """One LSTM step. x ``(N, F)``, h_prev and c_prev ``(N, H)``; weights as in lstm_forward."""
-    return _step(lstm_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+    return _step("lstm_step", lstm_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
                  h0=h_prev, c0=c_prev, peephole_kernel=peephole_kernel, activation=activation,
                  recurrent_activation=recurrent_activation)
 
@@ -446,6 +599,6 @@ def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias=None, *, peephol
 def gru_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh",
              recurrent_activation="sigmoid", reset_after=True) -> StepResult:
     """One GRU step. x ``(N, F)``, h_prev ``(N, H)``; weights as in gru_forward."""
-    return _step(gru_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+    return _step("gru_step", gru_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
                  h0=h_prev, activation=activation, recurrent_activation=recurrent_activation,
                  reset_after=reset_after)

@@ -20,16 +20,20 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .. import config, initializers, regularizers
+from .. import config, initializers, ops, regularizers
 from . import symbolic
 from ..variables import Variable
 
-__all__ = ["Layer", "InputLayer", "Input", "Grads", "Pullback", "accumulate"]
+__all__ = ["Layer", "InputLayer", "Input", "Grads", "Pullback", "accumulate", "MAX_WEIGHT_BYTES"]
 
 Shape = Tuple[Optional[int], ...]
 Grads = Dict[Variable, np.ndarray]
 Pullback = Callable[[Any], Tuple[Any, Grads]]
 _name_counts: Dict[str, int] = defaultdict(int)
+
+#: The largest weight a layer creates, in bytes (16 GiB): ``build`` refuses a larger one with a
+#: ValueError naming the layer and the weight, before anything is allocated.
+MAX_WEIGHT_BYTES = 2 ** 34
 
 
 def _snake_case(cls_name: str) -> str:
@@ -61,6 +65,77 @@ def as_list(value: Any) -> List[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+# ---------------------------------------------------------------------- argument checks
+def check_flag(kind: str, name: str, value: Any) -> bool:
+    """``value`` as a bool; TypeError naming ``kind`` (the layer) and the argument unless it is
+    ``True`` or ``False`` (NumPy bools too): a string such as ``"no"`` would read as true."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{kind}: {name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
+
+
+def check_rate(kind: str, name: str, value: Any) -> float:
+    """A fraction in [0, 1) as a float: TypeError unless a real number, ValueError out of range."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{kind}: {name} must be a number in [0, 1), got {value!r} of type {type(value).__name__}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{kind}: {name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_size(kind: str, name: str, value: Any, optional: bool = False) -> Optional[int]:
+    """A positive whole number as an int (``None`` too when ``optional``); bools are refused."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+        expected = "a positive integer or None" if optional else "a positive integer"
+        raise ValueError(f"{kind}: {name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def check_shape_argument(kind: str, name: str, value: Any) -> Optional[Shape]:
+    """A shape argument (``input_shape``, ``batch_input_shape``, ``Input(shape)``) as a tuple of
+    positive ints and ``None``s; TypeError if it is not a sequence, ValueError for a bad entry."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{kind}: {name} must be a tuple of positive integers or None, got {value!r}")
+    shape = tuple(value)
+    for entry in shape:
+        if entry is not None and (isinstance(entry, (bool, np.bool_)) or not isinstance(entry, (int, np.integer))
+                                  or entry <= 0):
+            raise ValueError(f"{kind}: {name} must hold positive integers or None (an unknown size), got {shape!r}")
+    return tuple(None if entry is None else int(entry) for entry in shape)
+
+
+def _format_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}" if unit != "bytes" else f"{count} bytes"
+        size /= 1024
+    return f"{size:.1f} EiB"
+
+
+def check_weight_sizes(layer: "Layer", shapes: Dict[str, Sequence[int]]) -> None:
+    """ValueError naming the layer, the weight and its size if a weight of ``shapes`` (name ->
+    shape) would take more than :data:`MAX_WEIGHT_BYTES`, checked before anything is allocated.
+    The initializers draw the values in float64, so that is the size counted for float32 too."""
+    dtype = np.dtype(layer.dtype)
+    for name, shape in shapes.items():
+        count = 1
+        for dim in shape:
+            count *= int(dim)  # Python ints: no overflow, however large
+        if count * max(dtype.itemsize, 8) > MAX_WEIGHT_BYTES:
+            drawn = f" ({_format_bytes(count * 8)} while its initializer draws it in float64)" \
+                if dtype.itemsize < 8 else ""
+            raise ValueError(
+                f"{type(layer).__name__} '{layer._path_prefix}{layer.name}': weight '{name}' of shape "
+                f"{tuple(int(d) for d in shape)} would take {_format_bytes(count * dtype.itemsize)} in "
+                f"{dtype.name}{drawn}, more than the {_format_bytes(MAX_WEIGHT_BYTES)} a weight may take "
+                "(rnnkit.layers.base.MAX_WEIGHT_BYTES); check the layer's size and its input's feature size")
+
+
 class Layer:
     """Base layer: owns weights (and possibly sublayers), computes ``forward`` with a pullback.
 
@@ -90,16 +165,23 @@ class Layer:
                  **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
-        self.name = name or _auto_name(type(self).__name__)
+        kind = type(self).__name__
+        self.name = name or _auto_name(kind)
         self._dtype = np.dtype(dtype or config.floatx()).name
         if self._dtype not in ("float32", "float64"):
             raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {self._dtype!r}")
-        self.trainable = trainable
+        self.trainable = check_flag(kind, "trainable", trainable)
+        input_shape = check_shape_argument(kind, "input_shape", input_shape)
+        batch_size = check_size(kind, "batch_size", batch_size, optional=True)
+        input_dim = check_size(kind, "input_dim", input_dim, optional=True)
         if batch_input_shape is not None:
-            batch_size, input_shape = batch_input_shape[0], tuple(batch_input_shape[1:])
+            batch_input_shape = check_shape_argument(kind, "batch_input_shape", batch_input_shape)
+            if not batch_input_shape:
+                raise ValueError(f"{kind}: batch_input_shape must start with the batch size, got ()")
+            batch_size, input_shape = batch_input_shape[0], batch_input_shape[1:]
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        self.input_shape_arg: Optional[Shape] = tuple(input_shape) if input_shape is not None else None
+        self.input_shape_arg: Optional[Shape] = input_shape
         self.batch_size_arg: Optional[int] = batch_size
         self.built = False
         self.input_shape: Optional[Shape] = None
@@ -139,7 +221,10 @@ class Layer:
     # ------------------------------------------------------------------ weights
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "zeros", regularizer: Any = None,
                    trainable: bool = True) -> Variable:
-        """Creates a weight of ``shape`` in the layer's dtype."""
+        """Creates a weight of ``shape`` in the layer's dtype (ValueError if it would take more
+        than :data:`MAX_WEIGHT_BYTES`)."""
+        trainable = check_flag(type(self).__name__, "trainable", trainable)
+        check_weight_sizes(self, {name: shape})
         value = initializers.get(initializer)(shape, dtype=self.dtype)
         variable = Variable(value, name=name, path=f"{self._path_prefix}{self.name}/{name}", trainable=trainable,
                             regularizer=regularizers.get(regularizer))
@@ -261,7 +346,8 @@ class Layer:
         of this call, recorded in the graph that ``rnnkit.models.Model`` runs."""
         if symbolic.any_symbolic(inputs, kwargs):
             return symbolic.call_symbolic(self, inputs, kwargs)
-        return self.forward(inputs, mask=mask, training=training, **kwargs)[0]
+        with ops.no_backward():  # the pullback is dropped: the kernels need not copy their inputs
+            return self.forward(inputs, mask=mask, training=training, **kwargs)[0]
 
     def call(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
         """The outputs for ``inputs`` (Keras' name; the same as calling the layer)."""
@@ -351,7 +437,11 @@ class InputLayer(Layer):
         input_dtype = np.dtype(dtype or config.floatx()).name
         if np.dtype(input_dtype).kind not in "fiub":
             raise ValueError(f"Input: dtype must be numeric, got {input_dtype!r}")
-        super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size, **kwargs)
+        if shape is None:
+            raise TypeError("Input: shape is required: the shape of one sample, without the batch axis")
+        shape = check_shape_argument("Input", "shape", shape)
+        batch_size = check_size("Input", "batch_size", batch_size, optional=True)
+        super().__init__(name=name, input_shape=shape, batch_size=batch_size, **kwargs)
         self._dtype = input_dtype
         self.batch_size = batch_size
         self.shape = (batch_size,) + tuple(shape)

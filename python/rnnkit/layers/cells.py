@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Grads, Layer, Shape, accumulate, as_list
+from .base import Grads, Layer, Shape, accumulate, as_list, check_flag, check_rate, check_weight_sizes
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "run_cell"]
 
@@ -60,17 +60,18 @@ class _KernelCell(Layer):
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
                  bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
                  recurrent_regularizer: Any = None, bias_regularizer: Any = None, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, seed: Optional[int] = None, **kwargs: Any) -> None:
+                 recurrent_dropout: float = 0.0, seed: Optional[int] = None, _owner: Optional[str] = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        kind = type(self).__name__
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        # Argument errors name the layer the user made: LSTM for LSTM(...), LSTMCell for a cell.
+        kind = self._kind = _owner or type(self).__name__
+        if isinstance(units, (bool, np.bool_)) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{kind}: units must be a positive integer, got {units!r}")
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{kind}: {name} must be in [0, 1), got {rate!r}")
+        dropout = check_rate(kind, "dropout", dropout)
+        recurrent_dropout = check_rate(kind, "recurrent_dropout", recurrent_dropout)
         self.units = int(units)
         self.activation = activations.get(activation, activations.RECURRENT_ACTIVATIONS)
-        self.use_bias = use_bias
+        self.use_bias = check_flag(kind, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -96,6 +97,7 @@ class _KernelCell(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{self.name}: the feature size of the inputs must be known, got {input_shape}")
         width = self.gates * self.units
+        check_weight_sizes(self, self._weight_shapes(input_shape[-1]))  # all of them before allocating any
         self.kernel = self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer,
                                       self.kernel_regularizer)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
@@ -103,6 +105,14 @@ class _KernelCell(Layer):
         self.bias = self.add_weight("bias", self.bias_shape(), self.bias_initializer, self.bias_regularizer) \
             if self.use_bias else None
         super().build(input_shape)
+
+    def _weight_shapes(self, features: int) -> Dict[str, Tuple[int, ...]]:
+        """The shapes of the weights ``build`` creates for inputs of ``features``."""
+        width = self.gates * self.units
+        shapes = {"kernel": (features, width), "recurrent_kernel": (self.units, width)}
+        if self.use_bias:
+            shapes["bias"] = self.bias_shape()
+        return shapes
 
     def _kernel_arguments(self) -> Dict[str, Any]:
         """The cell's weights and options, as the rnnkit.ops forward takes them."""
@@ -153,7 +163,8 @@ class _KernelCell(Layer):
         if not self.built:
             self.build((None, x.shape[-1]))
         states = [np.asarray(s, dtype=self.dtype) for s in as_list(states)]
-        output, final, _ = self.run_sequence(x[:, None, :], states, None, training, False, False, False)
+        with ops.no_backward():  # the pullback is dropped: the kernel need not copy its inputs
+            output, final, _ = self.run_sequence(x[:, None, :], states, None, training, False, False, False)
         return output, final
 
     def __call__(self, inputs: Any, states: Any = None, training: bool = False, **kwargs: Any) -> Any:
@@ -215,8 +226,15 @@ class LSTMCell(_GatedCell):
                  recurrent_activation: Optional[str] = "sigmoid", unit_forget_bias: bool = True,
                  peephole: bool = False, peephole_initializer: Any = "zeros", **kwargs: Any) -> None:
         super().__init__(units, activation, recurrent_activation, **kwargs)
-        self.unit_forget_bias, self.peephole = unit_forget_bias, peephole
+        self.unit_forget_bias = check_flag(self._kind, "unit_forget_bias", unit_forget_bias)
+        self.peephole = check_flag(self._kind, "peephole", peephole)
         self.peephole_initializer = initializers.get(peephole_initializer)
+
+    def _weight_shapes(self, features: int) -> Dict[str, Tuple[int, ...]]:
+        shapes = super()._weight_shapes(features)
+        if self.peephole:
+            shapes["peephole_kernel"] = (3, self.units)
+        return shapes
 
     def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
@@ -251,7 +269,7 @@ class GRUCell(_GatedCell):
     def __init__(self, units: int, activation: Optional[str] = "tanh",
                  recurrent_activation: Optional[str] = "sigmoid", reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation, recurrent_activation, **kwargs)
-        self.reset_after = reset_after
+        self.reset_after = check_flag(self._kind, "reset_after", reset_after)
 
     def bias_shape(self) -> tuple:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
@@ -384,9 +402,10 @@ def _python_loop(cell: Any, x: np.ndarray, states: Sequence[Optional[np.ndarray]
     """A user's cell, one ``call`` per step, with Keras' masking: a masked step keeps the
     states and repeats the previous output (zeros before the first valid step)."""
     batch, time = x.shape[:2]
+    x = ops._keep(x)  # the pullback reads the steps of x: not the caller's array, which may change
     sizes = state_sizes(cell)
-    current = [np.zeros((batch, n), x.dtype) if s is None else np.asarray(s, x.dtype) for s, n in zip(
-        list(states) + [None] * len(sizes), sizes)]
+    current = [np.zeros((batch, n), x.dtype) if s is None else ops._keep(np.asarray(s, x.dtype), s)
+               for s, n in zip(list(states) + [None] * len(sizes), sizes)]
     steps = list(range(time - 1, -1, -1)) if go_backwards else list(range(time))
     tape, outputs = [], []
     previous = None

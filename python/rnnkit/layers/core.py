@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Grads, Layer, Pullback, Shape, unary_pullback
+from .base import Grads, Layer, Pullback, Shape, check_flag, check_rate, check_weight_sizes, unary_pullback
 
 __all__ = ["Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten", "Reshape", "RepeatVector"]
 
@@ -36,7 +36,7 @@ class Dense(Layer):
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = activation
-        self.use_bias = use_bias
+        self.use_bias = check_flag("Dense", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -54,6 +54,7 @@ class Dense(Layer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"{self.name}: Dense needs inputs of shape (batch, ..., features) with a known "
                              f"feature size, got {input_shape}")
+        check_weight_sizes(self, {"kernel": (input_shape[-1], self.units), "bias": (self.units,)})
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                       self.kernel_regularizer)
         self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer) \
@@ -106,9 +107,7 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Optional[Sequence[Optional[int]]] = None,
                  seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
-        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        self.rate, self.noise_shape, self.seed = check_rate("Dropout", "rate", rate), noise_shape, seed
         self._rng = utils.rng(seed)
 
     def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
@@ -158,6 +157,10 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if isinstance(mask_value, (bool, np.bool_)) or \
+                not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r} of type "
+                            f"{type(mask_value).__name__}")
         self.mask_value = float(mask_value)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray:
@@ -203,7 +206,7 @@ class Embedding(Layer):
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_flag("Embedding", "mask_zero", mask_zero)
         self.supports_masking = self.mask_zero
 
     def build(self, input_shape: Shape) -> None:
@@ -231,7 +234,9 @@ class Embedding(Layer):
             where = tuple(int(k) for k in np.argwhere(bad)[0])
             raise ValueError(f"{self.name}: id {inputs[where].item()!r} at index {where} is out of range: "
                              f"ids must lie in [0, input_dim) = [0, {self.input_dim})")
-        return inputs.astype(np.intp, copy=False)
+        ids = inputs.astype(np.intp, copy=False)
+        # The pullback reads the ids: keep our own if they are still the caller's array.
+        return ops._keep(ids) if ids is inputs else ids
 
     def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         ids = self._ids(inputs)

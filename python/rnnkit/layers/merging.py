@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base import Grads, Layer, Pullback, Shape
+from .base import Grads, Layer, Pullback, Shape, check_flag
 
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "dot"]
@@ -233,7 +233,7 @@ class Dot(_Merge):
     def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else int(axes)
-        self.normalize = bool(normalize)
+        self.normalize = check_flag("Dot", "normalize", normalize)
 
     def _pair(self, ranks: Sequence[int]) -> List[int]:
         axes = self.axes if isinstance(self.axes, list) else [self.axes, self.axes]

@@ -16,8 +16,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base import Grads, Layer, Pullback, Shape, _snake_case, as_list, check_mask
-from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, output_size, run_cell, state_sizes
+from .base import Grads, Layer, Pullback, Shape, _snake_case, as_list, check_flag, check_mask
+from .cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _KernelCell, output_size, run_cell,
+                    state_sizes)
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU"]
 
@@ -52,11 +53,14 @@ class RNN(Layer):
                                                   (hasattr(cell, "call") and hasattr(cell, "backward")))):
             raise TypeError(f"{self.name}: RNN needs a cell with state_size and call/backward for one step "
                             f"(or a list of cells), got {type(cell).__name__}")
+        kind = type(self).__name__
         self.cell = cell
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.stateful = bool(go_backwards), bool(stateful)
-        self.unroll = unroll
-        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.return_sequences = check_flag(kind, "return_sequences", return_sequences)
+        self.return_state = check_flag(kind, "return_state", return_state)
+        self.go_backwards = check_flag(kind, "go_backwards", go_backwards)
+        self.stateful = check_flag(kind, "stateful", stateful)
+        self.unroll = check_flag(kind, "unroll", unroll)
+        self.zero_output_for_mask = check_flag(kind, "zero_output_for_mask", zero_output_for_mask)
         self.states: Optional[List[np.ndarray]] = None
         self._batch_size: Optional[int] = None
 
@@ -204,7 +208,9 @@ class _CellLayer(RNN):
     def __init__(self, units: int, **kwargs: Any) -> None:
         layer_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _LAYER_ARGUMENTS}
         cell_dtype = {"dtype": layer_kwargs["dtype"]} if layer_kwargs.get("dtype") else {}
-        cell = self.cell_class(units, name=_snake_case(self.cell_class.__name__), **cell_dtype, **kwargs)
+        # The built-in cells word their argument errors for this layer ("GRU: reset_after ...").
+        owner = {"_owner": type(self).__name__} if issubclass(self.cell_class, _KernelCell) else {}
+        cell = self.cell_class(units, name=_snake_case(self.cell_class.__name__), **owner, **cell_dtype, **kwargs)
         super().__init__(cell, **layer_kwargs)
 
     def get_config(self) -> Dict[str, Any]:

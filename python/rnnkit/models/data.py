@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
+from .. import ops
 from ..utils import PyDataset
 
 __all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "batch_size", "count",
@@ -25,9 +26,9 @@ def as_array(name: str, value: Any, dtype: Optional[str] = None) -> np.ndarray:
         raise TypeError(f"'{name}' must be a numeric array, got dtype {array.dtype}")
     if array.ndim == 0 or array.shape[0] == 0:
         raise ValueError(f"'{name}' must hold at least one sample, got shape {array.shape}")
-    if array.dtype.kind == "f" and not np.isfinite(array.sum()) and not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(f"'{name}' contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
+    # Checked without a temporary the size of the array (large arrays block by block).
+    if array.dtype.kind == "f" and not ops._all_finite(array):
+        raise ValueError(f"'{name}' contains NaN or infinity (first at index {ops._first_nonfinite(array)})")
     return array.astype(dtype, copy=False) if dtype else array
 
 
@@ -99,8 +100,10 @@ class _Interrupt:
 @contextmanager
 def interrupt_between_batches() -> Iterator[_Interrupt]:
     """Ctrl-C during fit is held until the current batch has finished (weights are never
-    left half-updated); ``check()`` then raises KeyboardInterrupt. A second Ctrl-C stops
-    at once. Outside the main thread signals cannot be caught and nothing changes."""
+    left half-updated); ``check()`` then raises KeyboardInterrupt. A second Ctrl-C raises
+    KeyboardInterrupt without finishing the batch, as soon as Python runs again: a C++ kernel
+    call in progress (the GIL released) runs to its end first, and two Ctrl-C during one
+    kernel call count as one. Outside the main thread signals cannot be caught and nothing changes."""
     flag = _Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield flag

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import losses, metrics as metrics_module, optimizers, utils
+from .. import losses, metrics as metrics_module, ops, optimizers, utils
 from . import data
 
 __all__ = ["Trainer"]
@@ -319,7 +319,8 @@ class Trainer:
         return logs
 
     def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays) -> Logs:
-        outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
+        with ops.no_backward():  # no pullback is used: the kernels need not keep copies
+            outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
         flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
         logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=False)
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
@@ -591,7 +592,8 @@ class Trainer:
         collected: List[List[np.ndarray]] = []
         for step, (xb, _, _, _) in enumerate(batches):
             callback_list.on_predict_batch_begin(step)
-            outputs = self.forward(self._pack_inputs(xb), training=False)[0]
+            with ops.no_backward():
+                outputs = self.forward(self._pack_inputs(xb), training=False)[0]
             collected.append(self._flat_outputs(outputs))
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
@@ -622,4 +624,5 @@ class Trainer:
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch."""
         xs, _, _ = self._prepare_data(x)
-        return self.forward(self._pack_inputs(xs), training=False)[0]
+        with ops.no_backward():
+            return self.forward(self._pack_inputs(xs), training=False)[0]
