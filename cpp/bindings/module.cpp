@@ -163,6 +163,13 @@ const T* data_or_null(const std::optional<Array<T>>& a) {
   return a ? a->data() : nullptr;
 }
 
+// The cache a backward pass reads: its structs hold T* because the forward writes them, but the
+// backward only reads, so a read-only cache (np.load(mmap_mode="r"), a frozen array) is fine.
+template <typename T>
+T* read_only(const Array<T>& a) {
+  return const_cast<T*>(a.data());
+}
+
 template <typename T>
 T* mutable_data_or_null(std::optional<Array<T>>& a) {
   return a ? a->mutable_data() : nullptr;
@@ -301,7 +308,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
       rnnkit::simple_rnn_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
-          {gates.mutable_data(), h_prev.mutable_data()},
+          {read_only(gates), read_only(h_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias)});
     }
@@ -377,7 +384,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
           data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
-          {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()},
+          {read_only(gates), read_only(cell), read_only(h_prev), read_only(c_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
            drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole)});
     }
@@ -448,7 +455,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
       rnnkit::gru_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
-          {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()},
+          {read_only(gates), read_only(h_prev), read_only(hh_rec)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias)});
     }
