@@ -1,8 +1,8 @@
 """The kernel tests under AddressSanitizer and UndefinedBehaviorSanitizer (tools/sanitize.sh).
 
-The script builds its own instrumented copy of rnnkit in build/sanitize/ (a few minutes on two
-cores, a little under a minute when re-run with nothing changed) and runs the kernel tests against
-it, so it is opt-in: set RNNKIT_SANITIZE=1 to run it here, or run the script directly.
+The script builds its own instrumented copy of rnnkit in build/sanitize/ (four to six minutes on two
+cores from scratch, about one when re-run with no C++ change) and runs the kernel tests against it,
+so it is opt-in: set RNNKIT_SANITIZE=1 to run it here, or run the script directly.
 """
 
 import os
@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "sanitize.sh"
 
-# A cold run (venv, build, tests) takes a quarter of an hour or so on two cores: an hour is generous.
+# A cold run (venv, build, tests) takes four to six minutes on two cores; an hour is generous.
 TIMEOUT = 3600
 
 REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")

@@ -118,43 +118,58 @@ rm -rf "$LOGS" && mkdir -p "$LOGS"
 # halt_on_error / -fno-sanitize-recover: the first finding ends the process (non-zero exit).
 # allocator_may_return_null=1: an impossible malloc returns NULL (so Eigen and the binding
 #   raise bad_alloc -> MemoryError as in a normal build) instead of ASan aborting the process.
-# log_path: reports go to files as well as being counted, because pytest captures fd 2 and
-#   a test's child process (test_bad_input.py's fuzzer) has its stderr captured by the test.
+# log_path (ASan only): ASan reports also go to files, one per process, so a report from a
+#   test's child process (test_bad_input.py's fuzzer, whose stderr the test captures) is seen
+#   even when the test prints only part of it. GCC's UBSan runtime ignores log_path next to
+#   ASan and always writes to stderr: hence pytest's --capture=sys below.
 # PYTHONMALLOC=malloc: Python objects come from malloc too, where ASan can see them.
 SAN_ENV=(
   "LD_PRELOAD=$LIBASAN:$LIBUBSAN${LD_PRELOAD:+:$LD_PRELOAD}"
   "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1:log_path=$LOGS/asan"
-  "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan"
+  "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
   "PYTHONMALLOC=malloc"
 )
 
 # Report patterns: ASan errors, and UBSan's "file:line:col: runtime error: ..." lines.
 REPORT_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer'
 
-# Pre-flight: prove that a finding in a library loaded into Python is caught and counted, so
-# a silent misconfiguration cannot turn into a green run. (A deliberate 1-element overflow.)
+# Pre-flight: prove that findings in a library loaded into Python are caught and end up where
+# the verdict below looks, so a silent misconfiguration cannot turn into a green run: a
+# deliberate one-element heap overflow (ASan, to the log file) and a signed overflow (UBSan,
+# to stderr), each in its own Python process that must die of it.
 CANARY_DIR="$WORK/canary"
-mkdir -p "$CANARY_DIR"
+rm -rf "$CANARY_DIR" && mkdir -p "$CANARY_DIR"
 cat > "$CANARY_DIR/canary.cpp" <<'EOF'
+#include <climits>
 #include <cstdlib>
-extern "C" int rnnkit_sanitize_canary(int i) {
+extern "C" int rnnkit_asan_canary(int i) {
   int* p = static_cast<int*>(std::malloc(4 * sizeof(int)));
-  p[i] = 1;  // i == 4 overflows by one element
+  p[i] = 1;  // i == 4 writes one element past the end
   int r = p[0];
   std::free(p);
   return r;
 }
+extern "C" int rnnkit_ubsan_canary(int i) { return i + INT_MAX; }  // i > 0 overflows
 EOF
+# shellcheck disable=SC2086  # SAN_FLAGS is a list of flags
 "$CXX" -shared -fPIC $SAN_FLAGS -g1 "$CANARY_DIR/canary.cpp" -o "$CANARY_DIR/canary.so"
-if env "${SAN_ENV[@]}" ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:log_path=$CANARY_DIR/asan" \
-    "$VPY" -c "import ctypes, sys; ctypes.CDLL(sys.argv[1]).rnnkit_sanitize_canary(4)" \
-    "$CANARY_DIR/canary.so" 2>/dev/null \
+canary() {  # canary FUNCTION: run it in a sanitized Python (which must die), stderr to FUNCTION.err
+  ! env "${SAN_ENV[@]}" ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:log_path=$CANARY_DIR/asan" \
+    "$VPY" -c "import ctypes, sys; ctypes.CDLL(sys.argv[1]).$1(4)" "$CANARY_DIR/canary.so" \
+    2> "$CANARY_DIR/$1.err"
+}
+if ! canary rnnkit_asan_canary \
    || ! cat "$CANARY_DIR"/asan.* 2>/dev/null | grep -q 'ERROR: AddressSanitizer: heap-buffer-overflow'; then
   echo "sanitize.sh: pre-flight failed: a deliberate heap overflow went unreported" >&2
   exit 1
 fi
-rm -f "$CANARY_DIR"/asan.*
-log "pre-flight: ASan catches and logs a heap overflow in a loaded library"
+if ! canary rnnkit_ubsan_canary \
+   || ! grep -q 'runtime error: signed integer overflow' "$CANARY_DIR/rnnkit_ubsan_canary.err"; then
+  echo "sanitize.sh: pre-flight failed: a deliberate signed overflow went unreported" >&2
+  exit 1
+fi
+rm -rf "$CANARY_DIR"
+log "pre-flight: ASan and UBSan catch deliberate bugs in a library loaded into Python"
 
 # --- 4. The kernel tests under the sanitizers ---------------------------------------------------
 TESTS=()
@@ -165,7 +180,9 @@ log "running ${#TESTS[@]} kernel test files under ASan+UBSan"
 set +e
 # The venv's installed (instrumented) rnnkit is imported: python/ is not on sys.path, and the
 # tests/ directory is put there by pytest for its helpers (cells.py, reference.py, ...).
-env "${SAN_ENV[@]}" "$VPY" -m pytest -q -ra -p no:cacheprovider --durations=5 \
+# --capture=sys: pytest captures print() but not file descriptor 2, so a sanitizer report from
+# this process reaches the log even though the process dies before pytest could show it.
+env "${SAN_ENV[@]}" "$VPY" -m pytest -q -ra -p no:cacheprovider --capture=sys --durations=5 \
   "${TESTS[@]}" "$@" 2>&1 | tee "$PYTEST_LOG"
 PYTEST_RC=${PIPESTATUS[0]}
 set -e
