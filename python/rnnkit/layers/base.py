@@ -414,6 +414,11 @@ def check_mask(layer: Layer, mask: Any, x: np.ndarray) -> Optional[np.ndarray]:
     return mask.astype(bool, copy=False)
 
 
+def dropout_keep(rng: np.random.Generator, shape: Any, rate: float, dtype: Any) -> np.ndarray:
+    """Keras' dropout mask: 0 for a dropped unit, ``1 / (1 - rate)`` for a kept one."""
+    return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
+
+
 def unary_pullback(backward: Callable[[np.ndarray], np.ndarray]) -> Pullback:
     """The pullback of a weightless one-input layer from ``dy -> dx``."""
     def pullback(dy: Any) -> Tuple[Any, Grads]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Grads, Layer, Shape, accumulate, as_list, check_flag, check_rate, check_weight_sizes
+from .base import Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_weight_sizes
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "run_cell"]
 
@@ -43,10 +43,6 @@ def output_keep(mask: Optional[np.ndarray], go_backwards: bool, return_sequences
     if return_sequences:
         return keep[..., None].astype(dtype)
     return keep[:, -1:].astype(dtype)
-
-
-def _dropout_keep(rng: np.random.Generator, shape: Tuple[int, ...], rate: float, dtype: Any) -> np.ndarray:
-    return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
 
 
 class _KernelCell(Layer):
@@ -129,9 +125,9 @@ class _KernelCell(Layer):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected inputs with {self.kernel.shape[0]} features, got shape {x.shape}")
         batch = x.shape[0]
-        input_keep = _dropout_keep(self._rng, (batch, 1, x.shape[-1]), self.dropout, x.dtype) \
+        input_keep = dropout_keep(self._rng, (batch, 1, x.shape[-1]), self.dropout, x.dtype) \
             if training and self.dropout > 0 else None  # one mask per sample for every step, as Keras
-        recurrent_keep = _dropout_keep(self._rng, (batch, self.units), self.recurrent_dropout, x.dtype) \
+        recurrent_keep = dropout_keep(self._rng, (batch, self.units), self.recurrent_dropout, x.dtype) \
             if training and self.recurrent_dropout > 0 else None
         initial = dict(zip(("h0", "c0"), states))
         result = self._ops_forward(x if input_keep is None else x * input_keep, **initial, mask=mask,

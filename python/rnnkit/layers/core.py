@@ -7,7 +7,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Grads, Layer, Pullback, Shape, check_flag, check_rate, check_weight_sizes, unary_pullback
+from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_weight_sizes, dropout_keep,
+                   unary_pullback)
 
 __all__ = ["Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten", "Reshape", "RepeatVector"]
 
@@ -115,7 +116,7 @@ class Dropout(Layer):
             return x, unary_pullback(lambda dy: dy)
         shape = x.shape if self.noise_shape is None else tuple(
             x.shape[k] if d is None else d for k, d in enumerate(self.noise_shape))
-        keep = ((self._rng.random(shape) >= self.rate) / (1 - self.rate)).astype(x.dtype)
+        keep = dropout_keep(self._rng, shape, self.rate, x.dtype)
         return x * keep, unary_pullback(lambda dy: dy * keep)
 
     def get_config(self) -> Dict[str, Any]:
