@@ -4,6 +4,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <sstream>
@@ -12,6 +14,7 @@
 
 #include "rnnkit/dense.hpp"
 #include "rnnkit/gru.hpp"
+#include "rnnkit/interrupt.hpp"
 #include "rnnkit/lstm.hpp"
 #include "rnnkit/simple_rnn.hpp"
 #include "rnnkit/threads.hpp"
@@ -66,6 +69,74 @@ Array<T> contiguous(Array<T> converted, const std::string& what) {
     throw py::error_already_set();
   }
   return converted;
+}
+
+// Ctrl-C during a core call. With the GIL released, Python's C-level SIGINT handler only
+// notes the signal: the Python-level handler (the one that raises KeyboardInterrupt) runs
+// when the call returns, which may be seconds later. So while the main thread is in the
+// core, SIGINT goes to on_sigint, which passes it on to Python's handler and, once as many
+// signals have come as that handler needs to raise (1 for Python's default handler; fit's
+// handler says how many in its `signals_to_stop_kernels` attribute; any other handler: the
+// call is never stopped), sets the flag the kernels check between time steps. The call then
+// throws rnnkit::Interrupted, which becomes whatever the Python handler raises, or
+// KeyboardInterrupt.
+std::atomic<bool> sigint_stop{false};
+std::atomic<int> sigint_count{0};
+std::atomic<int> sigints_needed{0};
+PyOS_sighandler_t python_sigint_handler = nullptr;
+unsigned long main_thread_ident = 0;  // set when the module loads
+
+extern "C" void on_sigint(int signum) {
+  python_sigint_handler(signum);
+  if (sigint_count.fetch_add(1) + 1 >= sigints_needed.load()) sigint_stop.store(true);
+}
+
+// How many SIGINTs during a call make the Python-level handler raise: 0 if it never does (or
+// it is not known), or signals cannot reach this thread's handler.
+int sigints_to_stop() {
+  if (PyThread_get_thread_ident() != main_thread_ident) return 0;
+  const py::module_ signal = py::module_::import("signal");
+  const py::object handler = signal.attr("getsignal")(signal.attr("SIGINT"));
+  if (handler.is(signal.attr("default_int_handler"))) return 1;
+  if (py::hasattr(handler, "signals_to_stop_kernels")) {
+    return handler.attr("signals_to_stop_kernels").cast<int>();
+  }
+  return 0;
+}
+
+// For its lifetime (constructed and destroyed with the GIL held), SIGINT can stop the core.
+class SigintStopsCore {
+ public:
+  SigintStopsCore() {
+    const int needed = sigints_to_stop();
+    if (needed <= 0) return;
+    const PyOS_sighandler_t current = PyOS_getsig(SIGINT);
+    if (current == SIG_DFL || current == SIG_IGN || current == nullptr) return;
+    python_sigint_handler = current;
+    sigint_count = 0;
+    sigint_stop = false;
+    sigints_needed = needed;
+    PyOS_setsig(SIGINT, on_sigint);
+    scope_.emplace(&sigint_stop);
+  }
+  ~SigintStopsCore() {
+    if (!scope_) return;
+    PyOS_setsig(SIGINT, python_sigint_handler);
+    scope_.reset();
+  }
+  SigintStopsCore(const SigintStopsCore&) = delete;
+  SigintStopsCore& operator=(const SigintStopsCore&) = delete;
+
+ private:
+  std::optional<rnnkit::ScopedInterruptFlag> scope_;
+};
+
+// Runs fn (a call into the core) with the GIL released, stoppable by Ctrl-C.
+template <typename Fn>
+void run_core(Fn&& fn) {
+  const SigintStopsCore stoppable;
+  const py::gil_scoped_release nogil;
+  fn();
 }
 
 // The checks of one call; every message starts with the function's name.
@@ -272,13 +343,12 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
     if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
     Array<T> h_last = empty<T>({d.batch, d.units});
     Array<T> gates = empty<T>(sequence_shape(d, d.units)), h_prev = empty<T>(sequence_shape(d, d.units));
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
                                     {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
                                     mutable_data_or_null(y), h_last.mutable_data(),
                                     {gates.mutable_data(), h_prev.mutable_data()});
-    }
+    });
     py::dict cache("gates"_a = gates, "h_prev"_a = h_prev);
     return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
   });
@@ -303,15 +373,14 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
     Array<T> dkernel = empty<T>({d.features, d.units}), drec = empty<T>({d.units, d.units});
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>({d.units});
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::simple_rnn_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
           {read_only(gates), read_only(h_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias)});
-    }
+    });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
     return std::move(grads);
@@ -339,14 +408,13 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
     Array<T> h_last = empty<T>({d.batch, d.units}), c_last = empty<T>({d.batch, d.units});
     Array<T> gates = empty<T>(sequence_shape(d, 4 * d.units)), cell = empty<T>(sequence_shape(d, d.units));
     Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), c_prev = empty<T>(sequence_shape(d, d.units));
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::lstm_forward<T>(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
           mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(),
           {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()});
-    }
+    });
     py::dict cache("gates"_a = gates, "cell"_a = cell, "h_prev"_a = h_prev, "c_prev"_a = c_prev);
     return py::make_tuple(y ? py::object(*y) : py::none(), h_last, c_last, cache);
   });
@@ -378,8 +446,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
     std::optional<Array<T>> dbias, dpeephole;
     if (in.bias) dbias = empty<T>({4 * d.units});
     if (peephole) dpeephole = empty<T>({3, d.units});
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::lstm_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
           data_or_null(in.mask), data_or_null(rmask),
@@ -387,7 +454,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
           {read_only(gates), read_only(cell), read_only(h_prev), read_only(c_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
            drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole)});
-    }
+    });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "c0"_a = dc0, "kernel"_a = dkernel,
                    "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
@@ -415,14 +482,13 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
     Array<T> h_last = empty<T>({d.batch, d.units});
     Array<T> gates = empty<T>(sequence_shape(d, 3 * d.units));
     Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), hh_rec = empty<T>(sequence_shape(d, d.units));
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::gru_forward<T>(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           mutable_data_or_null(y), h_last.mutable_data(),
           {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()});
-    }
+    });
     py::dict cache("gates"_a = gates, "h_prev"_a = h_prev, "hh_recurrent"_a = hh_rec);
     return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
   });
@@ -450,15 +516,14 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     Array<T> dkernel = empty<T>({d.features, 3 * d.units}), drec = empty<T>({d.units, 3 * d.units});
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>(shape_of(*in.bias));
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::gru_backward<T>(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           {read_only(gates), read_only(h_prev), read_only(hh_rec)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias)});
-    }
+    });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
     return std::move(grads);
@@ -513,11 +578,10 @@ py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
     auto in = dense_inputs<T>(check, x, kernel, bias);
     const auto act = check.activation("activation", activation, true);
     Array<T> y = empty<T>(in.output_shape);
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::dense_forward<T>(in.rows, in.features, in.units, act, in.x.data(), in.kernel.data(),
                                data_or_null(in.bias), y.mutable_data());
-    }
+    });
     return std::move(y);
   });
 }
@@ -534,12 +598,11 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
     Array<T> dx = empty<T>(shape_of(in.x)), dkernel = empty<T>({in.features, in.units});
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>({in.units});
-    {
-      py::gil_scoped_release nogil;
+    run_core([&] {
       rnnkit::dense_backward<T>(in.rows, in.features, in.units, act, dya.data(), in.x.data(),
                                 in.kernel.data(), ya.data(), dx.mutable_data(), dkernel.mutable_data(),
                                 mutable_data_or_null(dbias));
-    }
+    });
     py::dict grads("x"_a = dx, "kernel"_a = dkernel);
     if (dbias) grads["bias"] = *dbias;
     return std::move(grads);
@@ -551,6 +614,17 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
 PYBIND11_MODULE(_core, m) {
   using namespace pybind11::literals;
   m.doc() = "rnnkit's C++ core. Use rnnkit.ops, which documents shapes and fills defaults.";
+  // A call stopped between time steps raises what Python's SIGINT handler raises, or else
+  // KeyboardInterrupt (see SigintStopsCore).
+  main_thread_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const rnnkit::Interrupted&) {
+      if (PyErr_CheckSignals() != 0) return;
+      PyErr_SetString(PyExc_KeyboardInterrupt, "stopped by Ctrl-C between time steps");
+    }
+  });
   const auto none = py::none();
   m.def("simple_rnn_forward", &simple_rnn_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
         "bias"_a = none, "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",

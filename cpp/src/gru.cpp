@@ -44,6 +44,7 @@ void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options
   Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   Matrix<T> q(weights.reset_after ? N : 0, G);  // h_{t-1} U + b_rec
   for (Index s = 0; s < dims.time; ++s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
     auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
@@ -106,6 +107,7 @@ void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& option
   Matrix<T> dh_prev(N, H), d_rh(reset_after ? 0 : N, H);
   Matrix<T> dq_step(reset_after ? N : 0, G);  // [da_z, da_r, dq_h] of one step, contiguous
   for (Index s = dims.time - 1; s >= 0; --s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
     const auto gates = detail::step_rows(cache.gates, dims, G, t);

@@ -45,6 +45,7 @@ void lstm_forward_steps(const SequenceDims& dims, const RecurrentOptions& option
   Matrix<T> c = detail::initial_state(c0, N, H);
   Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   for (Index s = 0; s < dims.time; ++s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
     auto c_next = detail::step_rows(cache.cell, dims, H, t);
@@ -112,6 +113,7 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
   Matrix<T> dc = detail::initial_state(dc_last, N, H);
   Matrix<T> dh_prev(N, H), dc_prev(N, H), act_c(N, H), dc_t(N, H);
   for (Index s = dims.time - 1; s >= 0; --s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
     const auto gates = detail::step_rows(cache.gates, dims, G, t);

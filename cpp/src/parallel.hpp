@@ -9,6 +9,7 @@
 
 #include "matmul.hpp"
 #include "rnnkit/common.hpp"
+#include "rnnkit/interrupt.hpp"
 #include "rnnkit/threads.hpp"
 
 namespace rnnkit::detail {
@@ -24,7 +25,9 @@ void parallel_ranges(Index count, Index grain, Fn&& fn) {
     return;
   }
   std::vector<std::exception_ptr> errors(parts);
+  const std::atomic<bool>* interrupt_flag = current_interrupt_flag();
   auto run = [&](Index part) {
+    ScopedInterruptFlag inherited(interrupt_flag);
     try {
       fn(part * count / parts, (part + 1) * count / parts);
     } catch (...) {

@@ -35,6 +35,7 @@ void simple_rnn_forward_steps(const SequenceDims& dims, const RecurrentOptions& 
   Matrix<T> h = detail::initial_state(h0, dims.batch, H);
   Matrix<T> h_dropped(recurrent_mask ? dims.batch : 0, H);
   for (Index s = 0; s < dims.time; ++s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, H, t);
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
@@ -78,6 +79,7 @@ void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions&
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H);
   for (Index s = dims.time - 1; s >= 0; --s) {
+    check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
     auto da = detail::step_rows(dgates, dims, H, t);

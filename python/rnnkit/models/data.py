@@ -101,9 +101,9 @@ class _Interrupt:
 def interrupt_between_batches() -> Iterator[_Interrupt]:
     """Ctrl-C during fit is held until the current batch has finished (weights are never
     left half-updated); ``check()`` then raises KeyboardInterrupt. A second Ctrl-C raises
-    KeyboardInterrupt without finishing the batch, as soon as Python runs again: a C++ kernel
-    call in progress (the GIL released) runs to its end first, and two Ctrl-C during one
-    kernel call count as one. Outside the main thread signals cannot be caught and nothing changes."""
+    KeyboardInterrupt without finishing the batch: a recurrent kernel in progress stops at
+    its next time step (the handler's ``signals_to_stop_kernels`` tells the C++ core how many
+    Ctrl-C it takes). Outside the main thread signals cannot be caught and nothing changes."""
     flag = _Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -114,7 +114,9 @@ def interrupt_between_batches() -> Iterator[_Interrupt]:
         if flag.requested:
             raise KeyboardInterrupt
         flag.requested = True
+        handler.signals_to_stop_kernels = 1  # type: ignore[attr-defined]
 
+    handler.signals_to_stop_kernels = 2  # type: ignore[attr-defined]
     signal.signal(signal.SIGINT, handler)
     try:
         yield flag
