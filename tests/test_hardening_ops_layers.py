@@ -368,6 +368,31 @@ def test_a_layer_pullback_after_the_inputs_and_weights_changed(make, floatx64):
         np.testing.assert_array_equal(grads[variable], expected_grads[variable], err_msg=variable.path)
 
 
+@pytest.mark.parametrize("make", [lambda name=name: L.Activation(name) for name in
+                                  ("tanh", "sigmoid", "hard_sigmoid", "relu", "softmax")] +
+                         [L.Multiply, L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum, L.Concatenate,
+                          lambda: L.Dot(axes=2), lambda: L.Dot(axes=2, normalize=True)],
+                         ids=["tanh", "sigmoid", "hard_sigmoid", "relu", "softmax", "Multiply", "Add", "Subtract",
+                              "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Dot-normalize"])
+def test_activation_and_merge_pullbacks_after_the_inputs_changed(make, floatx64):
+    rng = np.random.default_rng(8)
+    layer = make()
+    unary = isinstance(layer, L.Activation)
+    fresh = lambda: (4 * rng.standard_normal((N, T, F)) if unary else  # noqa: E731 - spans hard_sigmoid's kinks
+                     [rng.standard_normal((N, T, F)) for _ in range(2)])
+    inputs = fresh()
+    copies = lambda: inputs.copy() if unary else [a.copy() for a in inputs]  # noqa: E731
+    y, pullback = layer.forward(copies())
+    dy = rng.standard_normal(y.shape)
+    expected = pullback(dy)[0]
+    y, pullback = layer.forward(inputs)
+    for a in ([inputs] if unary else inputs):
+        a[...] = 0.5  # the caller reuses its buffers
+    got = pullback(dy)[0]
+    for e, g in zip([expected] if unary else expected, [got] if unary else got):
+        np.testing.assert_array_equal(g, e)
+
+
 def test_an_embedding_pullback_after_the_ids_changed():
     layer = L.Embedding(10, 3)
     ids = np.array([[1, 2, 3], [4, 5, 5]], dtype=np.intp)

@@ -50,8 +50,9 @@ def apply(name: str, x: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def gradient(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """``dL/dx`` given ``y = activation(x)`` and ``dL/dy``."""
+def gradient(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """``dL/dx`` given ``y = activation(x)`` and ``dL/dy``, through ``y`` alone (as the C++
+    kernels take it), so the caller's ``x`` need not be kept for the backward pass."""
     if name == "linear":
         return dy
     if name == "tanh":
@@ -59,7 +60,7 @@ def gradient(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndar
     if name == "sigmoid":
         return dy * y * (1 - y)
     if name == "hard_sigmoid":  # slope 1/6 strictly inside the linear segment
-        return dy * ((x > -3) & (x < 3)) / 6
+        return dy * ((y > 0) & (y < 1)) / 6
     if name == "relu":
-        return dy * (x > 0)
+        return dy * (y > 0)
     return y * (dy - (dy * y).sum(axis=-1, keepdims=True))

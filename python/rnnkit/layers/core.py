@@ -140,7 +140,7 @@ class Activation(Layer):
     def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         name = self.activation
         y = activations.apply(name, x)
-        return y, unary_pullback(lambda dy: activations.gradient(name, x, y, dy.astype(x.dtype, copy=False)))
+        return y, unary_pullback(lambda dy: activations.gradient(name, y, dy.astype(x.dtype, copy=False)))
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {"activation": self.activation}

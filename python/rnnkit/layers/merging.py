@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import ops
 from .base import Grads, Layer, Pullback, Shape, check_flag
 
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate",
@@ -23,6 +24,7 @@ class _Merge(Layer):
 
     supports_masking = True
     fixed_count: Optional[int] = None
+    pullback_reads_inputs = False
 
     def _check_inputs(self, shapes: Any) -> List[Shape]:
         if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or not all(isinstance(s, tuple) for s in shapes):
@@ -72,6 +74,8 @@ class _Merge(Layer):
 
     def _forward(self, inputs: Any, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         arrays = self._arrays(inputs)
+        if self.pullback_reads_inputs:  # not the caller's arrays, which may change before it runs
+            arrays = [ops._keep(a) for a in arrays]
         output, backward = self._merge(arrays)
 
         def pullback(dy: Any) -> Tuple[Any, Grads]:
@@ -103,6 +107,8 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     """The elementwise product of the inputs."""
+
+    pullback_reads_inputs = True
 
     def _merge(self, arrays):
         product = arrays[0]
@@ -229,6 +235,7 @@ class Dot(_Merge):
 
     fixed_count = 2
     supports_masking = False
+    pullback_reads_inputs = True
 
     def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
