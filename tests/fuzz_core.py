@@ -182,6 +182,7 @@ class Fuzzer:
             "reset_after": reset_after,
             "go_backwards": bool(self.rng.random() < 0.5),
             "return_sequences": True,
+            "keep_cache": bool(self.rng.random() < 0.8),  # a cache without the backward fields: an error
             "dy": self.floats((N, T, H), dtype),
             "dh": self.floats((N, H), dtype),
             "dc": self.floats((N, H), dtype),

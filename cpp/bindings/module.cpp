@@ -325,12 +325,32 @@ rnnkit::RecurrentOptions options(const Checker& check, const std::string& activa
 
 Shape sequence_shape(const rnnkit::SequenceDims& d, Index width) { return {d.batch, d.time, width}; }
 
+// The cache dict a forward call returns, filled as its buffers are made. Without keep_cache
+// (a forward pass no backward pass follows) only `gates`, the input projections' buffer,
+// is made; the kernels store nothing for the others.
+template <typename T>
+class CacheBuffers {
+ public:
+  explicit CacheBuffers(bool keep_cache) : keep_cache_(keep_cache) {}
+  T* always(const char* name, const Shape& shape) {
+    Array<T> buffer = empty<T>(shape);
+    fields_[name] = buffer;
+    return buffer.mutable_data();
+  }
+  T* for_backward(const char* name, const Shape& shape) { return keep_cache_ ? always(name, shape) : nullptr; }
+  const py::dict& fields() const { return fields_; }
+
+ private:
+  bool keep_cache_;
+  py::dict fields_;
+};
+
 // ---------------------------------------------------------------- SimpleRNN
 
 py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                               py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
                               const std::string& activation, bool go_backwards,
-                              bool return_sequences) {
+                              bool return_sequences, bool keep_cache) {
   const Checker check("simple_rnn_forward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
@@ -342,15 +362,15 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
     std::optional<Array<T>> y;
     if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
     Array<T> h_last = empty<T>({d.batch, d.units});
-    Array<T> gates = empty<T>(sequence_shape(d, d.units)), h_prev = empty<T>(sequence_shape(d, d.units));
+    CacheBuffers<T> cache(keep_cache);
+    const rnnkit::SimpleRnnCache<T> buffers{cache.always("gates", sequence_shape(d, d.units)),
+                                            cache.for_backward("h_prev", sequence_shape(d, d.units))};
     run_core([&] {
       rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
                                     {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
-                                    mutable_data_or_null(y), h_last.mutable_data(),
-                                    {gates.mutable_data(), h_prev.mutable_data()});
+                                    mutable_data_or_null(y), h_last.mutable_data(), buffers);
     });
-    py::dict cache("gates"_a = gates, "h_prev"_a = h_prev);
-    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache.fields());
   });
 }
 
@@ -393,7 +413,7 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
                         py::handle bias, py::handle h0, py::handle c0, py::handle peephole_kernel,
                         py::handle mask, py::handle recurrent_dropout_mask, const std::string& activation,
                         const std::string& recurrent_activation, bool go_backwards,
-                        bool return_sequences) {
+                        bool return_sequences, bool keep_cache) {
   const Checker check("lstm_forward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
@@ -406,17 +426,18 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
     std::optional<Array<T>> y;
     if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
     Array<T> h_last = empty<T>({d.batch, d.units}), c_last = empty<T>({d.batch, d.units});
-    Array<T> gates = empty<T>(sequence_shape(d, 4 * d.units)), cell = empty<T>(sequence_shape(d, d.units));
-    Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), c_prev = empty<T>(sequence_shape(d, d.units));
+    CacheBuffers<T> cache(keep_cache);
+    const Shape per_unit = sequence_shape(d, d.units);
+    const rnnkit::LstmCache<T> buffers{cache.always("gates", sequence_shape(d, 4 * d.units)),
+                                       cache.for_backward("cell", per_unit), cache.for_backward("h_prev", per_unit),
+                                       cache.for_backward("c_prev", per_unit)};
     run_core([&] {
       rnnkit::lstm_forward<T>(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
-          mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(),
-          {gates.mutable_data(), cell.mutable_data(), h_prev.mutable_data(), c_prev.mutable_data()});
+          mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(), buffers);
     });
-    py::dict cache("gates"_a = gates, "cell"_a = cell, "h_prev"_a = h_prev, "c_prev"_a = c_prev);
-    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, c_last, cache);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, c_last, cache.fields());
   });
 }
 
@@ -468,7 +489,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
 py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                        py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
                        const std::string& activation, const std::string& recurrent_activation,
-                       bool reset_after, bool go_backwards, bool return_sequences) {
+                       bool reset_after, bool go_backwards, bool return_sequences, bool keep_cache) {
   const Checker check("gru_forward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
@@ -480,17 +501,18 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
     std::optional<Array<T>> y;
     if (return_sequences) y = empty<T>(sequence_shape(d, d.units));
     Array<T> h_last = empty<T>({d.batch, d.units});
-    Array<T> gates = empty<T>(sequence_shape(d, 3 * d.units));
-    Array<T> h_prev = empty<T>(sequence_shape(d, d.units)), hh_rec = empty<T>(sequence_shape(d, d.units));
+    CacheBuffers<T> cache(keep_cache);
+    const Shape per_unit = sequence_shape(d, d.units);
+    const rnnkit::GruCache<T> buffers{cache.always("gates", sequence_shape(d, 3 * d.units)),
+                                      cache.for_backward("h_prev", per_unit),
+                                      cache.for_backward("hh_recurrent", per_unit)};
     run_core([&] {
       rnnkit::gru_forward<T>(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
-          mutable_data_or_null(y), h_last.mutable_data(),
-          {gates.mutable_data(), h_prev.mutable_data(), hh_rec.mutable_data()});
+          mutable_data_or_null(y), h_last.mutable_data(), buffers);
     });
-    py::dict cache("gates"_a = gates, "h_prev"_a = h_prev, "hh_recurrent"_a = hh_rec);
-    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache);
+    return py::make_tuple(y ? py::object(*y) : py::none(), h_last, cache.fields());
   });
 }
 
@@ -628,21 +650,21 @@ PYBIND11_MODULE(_core, m) {
   const auto none = py::none();
   m.def("simple_rnn_forward", &simple_rnn_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
         "bias"_a = none, "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",
-        "go_backwards"_a = false, "return_sequences"_a = true);
+        "go_backwards"_a = false, "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("simple_rnn_backward", &simple_rnn_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
         "bias"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "go_backwards"_a = false);
   m.def("lstm_forward", &lstm_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
         "h0"_a = none, "c0"_a = none, "peephole_kernel"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none,
         "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false,
-        "return_sequences"_a = true);
+        "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("lstm_backward", &lstm_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "peephole_kernel"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "dc"_a = none,
         "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false);
   m.def("gru_forward", &gru_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
         "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false,
-        "return_sequences"_a = true);
+        "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);

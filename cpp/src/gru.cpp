@@ -43,13 +43,14 @@ void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   Matrix<T> q(weights.reset_after ? N : 0, G);  // h_{t-1} U + b_rec
+  Matrix<T> hh_scratch(cache.hh_recurrent ? 0 : N, H);
   for (Index s = 0; s < dims.time; ++s) {
     check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
-    auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
+    auto hh_recurrent = detail::step_rows_or(cache.hh_recurrent, dims, H, t, hh_scratch);
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
-    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
+    detail::store_step(cache.h_prev, dims, H, t, h_in);
     auto zr = a.leftCols(2 * H);
     auto r = a.middleCols(H, H), candidate = a.middleCols(2 * H, H);
     if (weights.reset_after) {

@@ -43,15 +43,15 @@ void lstm_forward_steps(const SequenceDims& dims, const RecurrentOptions& option
   ConstMatrixMap<T> peephole(weights.peephole_kernel, weights.peephole_kernel ? 3 : 0, H);
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> c = detail::initial_state(c0, N, H);
-  Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
+  Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H), c_scratch(cache.cell ? 0 : N, H);
   for (Index s = 0; s < dims.time; ++s) {
     check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, G, t);
-    auto c_next = detail::step_rows(cache.cell, dims, H, t);
+    auto c_next = detail::step_rows_or(cache.cell, dims, H, t, c_scratch);
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
-    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
-    detail::step_rows(cache.c_prev, dims, H, t) = c;
+    detail::store_step(cache.h_prev, dims, H, t, h_in);
+    detail::store_step(cache.c_prev, dims, H, t, c);
     detail::matmul(a, h_in, recurrent_kernel, /*accumulate=*/true);
     auto i = a.middleCols(0, H), f = a.middleCols(H, H), g = a.middleCols(2 * H, H),
          o = a.middleCols(3 * H, H);

@@ -22,6 +22,20 @@ ConstStepMap<T> step_rows(const T* data, const SequenceDims& dims, Index width, 
                          Eigen::OuterStride<>(dims.time * width));
 }
 
+// Step t's rows of an optional cache buffer, or `scratch` (N, width) when the call keeps no
+// cache (inference: nothing is stored for a backward pass).
+template <typename T>
+StepMap<T> step_rows_or(T* data, const SequenceDims& dims, Index width, Index t, Matrix<T>& scratch) {
+  if (data == nullptr) return StepMap<T>(scratch.data(), dims.batch, width, Eigen::OuterStride<>(width));
+  return step_rows(data, dims, width, t);
+}
+
+// Stores value as step t of an optional cache buffer (nothing without a cache).
+template <typename T, typename Value>
+void store_step(T* data, const SequenceDims& dims, Index width, Index t, const Value& value) {
+  if (data != nullptr) step_rows(data, dims, width, t) = value;
+}
+
 inline bool is_masked(const std::uint8_t* mask, const SequenceDims& dims, Index n, Index t) {
   return mask != nullptr && mask[n * dims.time + t] == 0;
 }

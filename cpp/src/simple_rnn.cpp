@@ -39,7 +39,7 @@ void simple_rnn_forward_steps(const SequenceDims& dims, const RecurrentOptions& 
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     auto a = detail::step_rows(cache.gates, dims, H, t);
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
-    detail::step_rows(cache.h_prev, dims, H, t) = h_in;
+    detail::store_step(cache.h_prev, dims, H, t, h_in);
     detail::matmul(a, h_in, recurrent_kernel, /*accumulate=*/true);
     apply_activation(options.activation, a);
     // Masked samples keep h; the others take the new state.

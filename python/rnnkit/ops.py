@@ -23,9 +23,9 @@ kept by reference. The copies cost little next to the kernels over a sequence: a
 H) = (32, 100, 32, 128)`` the copy of ``x`` and the LSTM weights takes about 1% of the forward
 pass. They matter for single steps with large weights (``T = 1``, ``H = 1024``: about 40% of
 the step at batch 32, more than the step itself at batch 1), so forward calls made inside
-:func:`no_backward` skip them: ``layer(x)`` and a cell's one-step ``call``, which drop the
-backward pass, run inside it. The backward pass of such a result reads the caller's arrays as
-they are when it runs.
+:func:`no_backward` skip them, and write no cache for a backward pass either (an LSTM stores
+4 values per unit and step instead of 7): such a result has no ``backward``. ``layer(x)``,
+``predict``, ``evaluate`` and a cell's one-step ``call`` run inside it.
 
 The layers (``rnnkit.layers``) call these functions with their weights' own arrays, which
 optimizers update in place: within a training step (forward, pullback, then the update) that
@@ -110,8 +110,9 @@ class RecurrentResult:
 
     @property
     def cell_states(self) -> Optional[np.ndarray]:
-        """LSTM cell states ``c_t``, ``(N, T, H)`` in processing order; ``None`` for other cells."""
-        if self.cell != "lstm":
+        """LSTM cell states ``c_t``, ``(N, T, H)`` in processing order; ``None`` for other cells
+        (and for a result computed inside :func:`no_backward`, which keeps no cell states)."""
+        if self.cell != "lstm" or "cell" not in self.cache:
             return None
         return self._in_processing_order(self.cache["cell"])
 
@@ -132,6 +133,9 @@ class RecurrentResult:
             ``{"x", "h0", ["c0"], "kernel", "recurrent_kernel", ["bias"], ["peephole_kernel"]}``,
             each the shape of the input of that name.
         """
+        if "h_prev" not in self.cache:
+            raise ValueError(f"{self.cell}: this result was computed inside ops.no_backward(), which keeps no "
+                             "cache for a backward pass; call the forward function outside it")
         if dc is not None and self.c is None:
             raise ValueError(f"{self.cell} has no cell state; 'dc' must be None")
         dy = None
@@ -180,9 +184,9 @@ _NO_BACKWARD: contextvars.ContextVar = contextvars.ContextVar("rnnkit_ops_no_bac
 
 @contextlib.contextmanager
 def no_backward() -> Iterator[None]:
-    """Forward calls inside this context will not have their ``backward`` called, or only
-    before their arguments change: they keep the caller's arrays by reference instead of
-    copying them (see the module docstring). ``layer(x)`` and one-step cell calls use it."""
+    """Forward calls inside this context have no backward pass: they keep the caller's
+    arrays by reference instead of copying them, and write no cache beyond ``gates`` (see the
+    module docstring); their ``backward`` raises ValueError. Inference runs inside it."""
     token = _NO_BACKWARD.set(True)
     try:
         yield
@@ -354,7 +358,7 @@ def simple_rnn_forward(
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.simple_rnn_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
-        a["recurrent_dropout_mask"], activation, go_backwards, return_sequences,
+        a["recurrent_dropout_mask"], activation, go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
     def backward(dy=None, dh=None, dc=None):
@@ -415,7 +419,7 @@ def lstm_forward(
     forward = _core.lstm_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], a["c0"],
         a["peephole_kernel"], m, a["recurrent_dropout_mask"], activation, recurrent_activation,
-        go_backwards, return_sequences,
+        go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
     def backward(dy=None, dh=None, dc=None):
@@ -472,7 +476,7 @@ def gru_forward(
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.gru_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
-        a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences,
+        a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
     def backward(dy=None, dh=None, dc=None):

@@ -17,7 +17,9 @@ struct GruWeights {
   bool reset_after;
 };
 
-// Written by forward, read by backward; all batch-major in input time order.
+// Written by forward, read by backward; all batch-major in input time order. gates is always
+// required (it holds the input projections); a forward pass with no backward pass to follow
+// (inference) may pass null for the others, and stores nothing there.
 template <typename T>
 struct GruCache {
   T* gates;         // (N, T, 3H) z, r, h~ after their activations

@@ -16,7 +16,9 @@ struct LstmWeights {
   const T* peephole_kernel;   // (3, H) or null
 };
 
-// Written by forward, read by backward; all batch-major in input time order.
+// Written by forward, read by backward; all batch-major in input time order. gates is always
+// required (it holds the input projections); a forward pass with no backward pass to follow
+// (inference) may pass null for the others, and stores nothing there.
 template <typename T>
 struct LstmCache {
   T* gates;   // (N, T, 4H) i, f, c~, o after their activations

@@ -14,7 +14,9 @@ struct SimpleRnnWeights {
   const T* bias;              // (H,) or null
 };
 
-// Written by forward, read by backward; all batch-major in input time order.
+// Written by forward, read by backward; all batch-major in input time order. gates is always
+// required (it holds the input projections); a forward pass with no backward pass to follow
+// (inference) may pass null for the others, and stores nothing there.
 template <typename T>
 struct SimpleRnnCache {
   T* gates;   // (N, T, H) act(x_t W + h_{t-1} U + b)
