@@ -13,7 +13,8 @@
 #   PYTHON                    interpreter to make the venv from (default: python3)
 #   RNNKIT_SANITIZE_DIR       work directory (default: <repo>/build/sanitize)
 #   RNNKIT_SANITIZE_VENV      venv to create/reuse (default: $RNNKIT_SANITIZE_DIR/venv)
-#   RNNKIT_SANITIZE_NATIVE    ON to compile with -march=native (default: OFF, portable code)
+#   RNNKIT_SANITIZE_ISAS      kernel builds to make, comma-separated (default: the best this CPU
+#                             runs, avx2 or x86-64-v2 here; see RNNKIT_KERNEL_ISAS in CMakeLists.txt)
 #   RNNKIT_SANITIZE_OPT       optimisation/debug flags (default: -O1 -g1)
 #   CXX                       C++ compiler (default: g++; the runtime lookup below is GCC's)
 #
@@ -29,7 +30,8 @@ CXX="${CXX:-g++}"
 export CXX  # CMake picks the same compiler whose runtimes are preloaded below
 WORK="${RNNKIT_SANITIZE_DIR:-$ROOT/build/sanitize}"
 VENV="${RNNKIT_SANITIZE_VENV:-$WORK/venv}"
-NATIVE="${RNNKIT_SANITIZE_NATIVE:-OFF}"
+DEFAULT_ISA="$(grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2 || echo x86-64-v2)"
+ISAS="${RNNKIT_SANITIZE_ISAS:-$DEFAULT_ISA}"
 LOGS="$WORK/logs"          # sanitizer reports, one file per reporting process
 PYTEST_LOG="$WORK/pytest.log"
 
@@ -79,11 +81,11 @@ log "installing build and test requirements"
 # RelWithDebInfo with its flags replaced by OPT_FLAGS (CMakeLists.txt adds -O3 only to Release).
 # The build directory is separate from the normal build/<wheel tag>, so the two never reuse each
 # other's objects.
-log "building rnnkit with ASan+UBSan (RNNKIT_NATIVE=$NATIVE)"
+log "building rnnkit with ASan+UBSan (kernels: $ISAS)"
 "$VPY" -m pip install -q --no-build-isolation --no-deps --force-reinstall \
   -Cbuild-dir="$WORK/cmake-build" \
   -Ccmake.build-type=RelWithDebInfo \
-  -Ccmake.define.RNNKIT_NATIVE="$NATIVE" \
+  -Ccmake.define.RNNKIT_KERNEL_ISAS="${ISAS//,/;}" \
   -Ccmake.define.CMAKE_CXX_FLAGS="$SAN_FLAGS" \
   -Ccmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO="$OPT_FLAGS" \
   -Ccmake.define.CMAKE_SHARED_LINKER_FLAGS="$SAN_LDFLAGS" \

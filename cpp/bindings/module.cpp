@@ -3,6 +3,7 @@
 // (Eigen's own checks are compiled out), and the GIL is released while the core runs.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <atomic>
 #include <csignal>
@@ -12,14 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "rnnkit/dense.hpp"
-#include "rnnkit/gru.hpp"
+#include <dlfcn.h>
+
+#include "dispatch.hpp"
 #include "rnnkit/interrupt.hpp"
-#include "rnnkit/lstm.hpp"
-#include "rnnkit/simple_rnn.hpp"
-#include "rnnkit/threads.hpp"
 
 namespace py = pybind11;
+using rnnkit::binding::kernels;
 using namespace pybind11::literals;
 using rnnkit::Index;
 
@@ -117,18 +117,20 @@ class SigintStopsCore {
     sigint_stop = false;
     sigints_needed = needed;
     PyOS_setsig(SIGINT, on_sigint);
-    scope_.emplace(&sigint_stop);
+    installed_ = true;
+    previous_flag_ = kernels().exchange_interrupt_flag(&sigint_stop);
   }
   ~SigintStopsCore() {
-    if (!scope_) return;
+    if (!installed_) return;
     PyOS_setsig(SIGINT, python_sigint_handler);
-    scope_.reset();
+    kernels().exchange_interrupt_flag(previous_flag_);
   }
   SigintStopsCore(const SigintStopsCore&) = delete;
   SigintStopsCore& operator=(const SigintStopsCore&) = delete;
 
  private:
-  std::optional<rnnkit::ScopedInterruptFlag> scope_;
+  bool installed_ = false;
+  const std::atomic<bool>* previous_flag_ = nullptr;
 };
 
 // Runs fn (a call into the core) with the GIL released, stoppable by Ctrl-C.
@@ -366,7 +368,7 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
     const rnnkit::SimpleRnnCache<T> buffers{cache.always("gates", sequence_shape(d, d.units)),
                                             cache.for_backward("h_prev", sequence_shape(d, d.units))};
     run_core([&] {
-      rnnkit::simple_rnn_forward<T>(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
+      kernels().of<T>().simple_rnn_forward(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
                                     {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
                                     mutable_data_or_null(y), h_last.mutable_data(), buffers);
     });
@@ -394,7 +396,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>({d.units});
     run_core([&] {
-      rnnkit::simple_rnn_backward<T>(
+      kernels().of<T>().simple_rnn_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
           {read_only(gates), read_only(h_prev)},
@@ -432,7 +434,7 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
                                        cache.for_backward("cell", per_unit), cache.for_backward("h_prev", per_unit),
                                        cache.for_backward("c_prev", per_unit)};
     run_core([&] {
-      rnnkit::lstm_forward<T>(
+      kernels().of<T>().lstm_forward(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
           mutable_data_or_null(y), h_last.mutable_data(), c_last.mutable_data(), buffers);
@@ -468,7 +470,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
     if (in.bias) dbias = empty<T>({4 * d.units});
     if (peephole) dpeephole = empty<T>({3, d.units});
     run_core([&] {
-      rnnkit::lstm_backward<T>(
+      kernels().of<T>().lstm_backward(
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
           data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
@@ -507,7 +509,7 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
                                       cache.for_backward("h_prev", per_unit),
                                       cache.for_backward("hh_recurrent", per_unit)};
     run_core([&] {
-      rnnkit::gru_forward<T>(
+      kernels().of<T>().gru_forward(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           mutable_data_or_null(y), h_last.mutable_data(), buffers);
@@ -539,7 +541,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>(shape_of(*in.bias));
     run_core([&] {
-      rnnkit::gru_backward<T>(
+      kernels().of<T>().gru_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           {read_only(gates), read_only(h_prev), read_only(hh_rec)},
@@ -601,7 +603,7 @@ py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
     const auto act = check.activation("activation", activation, true);
     Array<T> y = empty<T>(in.output_shape);
     run_core([&] {
-      rnnkit::dense_forward<T>(in.rows, in.features, in.units, act, in.x.data(), in.kernel.data(),
+      kernels().of<T>().dense_forward(in.rows, in.features, in.units, act, in.x.data(), in.kernel.data(),
                                data_or_null(in.bias), y.mutable_data());
     });
     return std::move(y);
@@ -621,7 +623,7 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>({in.units});
     run_core([&] {
-      rnnkit::dense_backward<T>(in.rows, in.features, in.units, act, dya.data(), in.x.data(),
+      kernels().of<T>().dense_backward(in.rows, in.features, in.units, act, dya.data(), in.x.data(),
                                 in.kernel.data(), ya.data(), dx.mutable_data(), dkernel.mutable_data(),
                                 mutable_data_or_null(dbias));
     });
@@ -638,6 +640,20 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "rnnkit's C++ core. Use rnnkit.ops, which documents shapes and fills defaults.";
   // A call stopped between time steps raises what Python's SIGINT handler raises, or else
   // KeyboardInterrupt (see SigintStopsCore).
+  // The kernels for this CPU, from the directory this module was loaded from; RNNKIT_ISA
+  // names a lower instruction set to use instead of the best one.
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&sigints_to_stop), &self) == 0 || self.dli_fname == nullptr) {
+    throw std::runtime_error("rnnkit._core: cannot find the directory it was loaded from");
+  }
+  const std::string module_path = self.dli_fname;
+  const char* forced_isa = std::getenv("RNNKIT_ISA");
+  try {
+    rnnkit::binding::load_kernels(module_path.substr(0, module_path.find_last_of('/')),
+                                  forced_isa == nullptr ? "" : forced_isa);
+  } catch (const std::runtime_error& error) {
+    throw py::import_error(std::string("rnnkit: ") + error.what());
+  }
   main_thread_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   py::register_exception_translator([](std::exception_ptr error) {
     try {
@@ -670,9 +686,13 @@ PYBIND11_MODULE(_core, m) {
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
   m.def("set_num_threads", [](int threads) {
     if (threads < 1) throw py::value_error("set_num_threads: threads must be at least 1, got " + std::to_string(threads));
-    rnnkit::set_num_threads(threads);
+    kernels().set_num_threads(threads);
   }, "threads"_a);
-  m.def("num_threads", &rnnkit::num_threads);
+  m.def("num_threads", [] { return kernels().num_threads(); });
+  m.def("isa", [] { return std::string(kernels().isa); }, "The instruction set of the kernels in use.");
+  m.def("built_isas", &rnnkit::binding::built_isas, "The instruction sets this build has kernels for, best first.");
+  m.def("runnable_isas", &rnnkit::binding::runnable_isas, "Those this CPU runs, best first.");
+  m.def("blas", [] { return std::string(kernels().blas); }, "What computes the matrix products.");
   m.def("dense_forward", &dense_forward, "x"_a, "kernel"_a, "bias"_a = none,
         "activation"_a = "linear");
   m.def("dense_backward", &dense_backward, "x"_a, "kernel"_a, "bias"_a, "y"_a, "dy"_a,

@@ -1,8 +1,12 @@
-"""Global settings, as ``keras.config``: the default float type and the fuzz factor."""
+"""Global settings, as ``keras.config``: the default float type and the fuzz factor; the core's
+threads, and what it runs on (:func:`info`)."""
 
 from __future__ import annotations
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "set_num_threads", "get_num_threads"]
+import platform
+from typing import Any, Dict
+
+__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "set_num_threads", "get_num_threads", "info"]
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
@@ -52,3 +56,30 @@ def get_num_threads() -> int:
     from . import _core
 
     return _core.num_threads()
+
+
+def info() -> Dict[str, Any]:
+    """What the C++ core runs on, for reports and bug reports.
+
+    Returns a dict: ``isa``, the instruction set of the kernels in use (``"avx512"``,
+    ``"avx2"``, ``"x86-64-v2"`` or ``"generic"``); ``runnable_isas``, every one this build has
+    and this CPU runs, best first (the best is chosen at import; the environment variable
+    ``RNNKIT_ISA`` set to a lower one forces it); ``built_isas``; ``blas``, what computes the
+    matrix products (OpenBLAS with its configuration and the kernel it chose, or Eigen);
+    ``threads``; ``cpu`` (the model name, where the OS reports it) and ``machine``.
+    """
+    from . import _core
+
+    return {"isa": _core.isa(), "runnable_isas": list(_core.runnable_isas()), "built_isas": list(_core.built_isas()),
+            "blas": _core.blas(), "threads": _core.num_threads(), "cpu": _cpu_name(), "machine": platform.machine()}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

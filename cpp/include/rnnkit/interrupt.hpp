@@ -11,7 +11,14 @@
 
 namespace rnnkit {
 
-struct Interrupted : std::exception {
+// Visible by default, so that a caller in another shared library (built with hidden
+// visibility) still catches it by type.
+#if defined(__GNUC__) || defined(__clang__)
+#define RNNKIT_EXCEPTION_VISIBILITY __attribute__((visibility("default")))
+#else
+#define RNNKIT_EXCEPTION_VISIBILITY
+#endif
+struct RNNKIT_EXCEPTION_VISIBILITY Interrupted : std::exception {
   const char* what() const noexcept override { return "rnnkit: the call was interrupted"; }
 };
 
