@@ -551,3 +551,36 @@ def test_a_copy_that_does_not_fit_names_the_function_and_argument(monkeypatch):
         ops.lstm_forward(x, np.zeros((F, 4 * H)), np.zeros((H, 4 * H)))
     with raises(MemoryError, f"dense_forward: not enough memory for a C-contiguous copy of 'x' of shape {x.shape}"):
         ops.dense_forward(x, np.zeros((F, H)))
+
+
+# ----------------------------------------------------------------------------- settings checked up front
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: optimizers.SGD(momentum=0.5, nesterov="no"), TypeError, "`nesterov` must be a bool"),
+    (lambda: optimizers.Adam(amsgrad="no"), TypeError, "`amsgrad` must be a bool"),
+    (lambda: optimizers.RMSprop(centered=1), TypeError, "`centered` must be a bool"),
+    (lambda: optimizers.SGD(0.1, clipnorm=-1.0), ValueError, "`clipnorm` must be in (0.0, inf)"),
+    (lambda: optimizers.Adam(clipvalue=-1.0), ValueError, "`clipvalue` must be in (0.0, inf)"),
+    (lambda: optimizers.Adam(beta_1=1.0), ValueError, "`beta_1` must be in [0.0, 1.0)"),
+    (lambda: optimizers.Adam(beta_1=-0.5), ValueError, "`beta_1` must be in [0.0, 1.0)"),
+    (lambda: optimizers.Adam(beta_2=1.5), ValueError, "`beta_2` must be in [0.0, 1.0)"),
+    (lambda: optimizers.Adam(epsilon=-1.0), ValueError, "`epsilon` must be in [0.0, inf)"),
+    (lambda: optimizers.Adam(epsilon="tiny"), TypeError, "`epsilon` must be a number"),
+    (lambda: optimizers.AdamW(weight_decay="a"), TypeError, "`weight_decay` must be a number"),
+    (lambda: optimizers.RMSprop(rho=1.5), ValueError, "`rho` must be in [0.0, 1.0)"),
+    (lambda: optimizers.RMSprop(momentum=-1.0), ValueError, "`momentum` must be in [0.0, 1.0]"),
+    (lambda: optimizers.Adagrad(initial_accumulator_value=-1.0), ValueError, "`initial_accumulator_value`"),
+    (lambda: optimizers.SGD(learning_rate=float("nan")), ValueError, "`learning_rate` must be a finite number"),
+    (lambda: optimizers.SGD(learning_rate=float("inf")), ValueError, "`learning_rate` must be a finite number"),
+    (lambda: L.LSTM(4, name=123), TypeError, "LSTM: name must be a str"),
+    (lambda: rnnkit.config.set_epsilon(-1.0), ValueError, "set_epsilon: value must be a number > 0"),
+    (lambda: rnnkit.config.set_epsilon("tiny"), TypeError, "set_epsilon: value must be a number > 0"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_settings_that_would_silently_misbehave_are_refused(make, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        make()
+
+
+def test_compile_without_an_optimizer_is_refused():
+    model = rnnkit.Sequential([L.Dense(1, input_shape=(3,))])
+    with pytest.raises(ValueError, match="compile: 'optimizer' must be a name"):
+        model.compile(optimizer=None, loss="mse")

@@ -33,7 +33,12 @@ def epsilon() -> float:
 
 
 def set_epsilon(value: float) -> None:
+    """Sets the fuzz factor: a number > 0."""
     global _EPSILON
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"set_epsilon: value must be a number > 0, got {value!r} of type {type(value).__name__}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"set_epsilon: value must be a number > 0, got {value!r}")
     _EPSILON = float(value)
 
 

@@ -239,7 +239,32 @@ def _check_rate(learning_rate: Any) -> float:
     if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, (int, float, np.number)):
         raise ValueError("Argument `learning_rate` should be float, or an instance of LearningRateSchedule. "
                          f"Received instead: learning_rate={learning_rate!r}")
+    if not math.isfinite(learning_rate) or learning_rate < 0:
+        raise ValueError(f"Argument `learning_rate` must be a finite number >= 0, got {learning_rate!r}")
     return float(learning_rate)
+
+
+def _check_setting(owner: str, name: str, value: Any, low: float, high: float = math.inf,
+                   open_low: bool = False, open_high: bool = False) -> Optional[float]:
+    """An optimizer's numeric setting as a float (``None`` stays ``None``): TypeError unless a
+    real number, ValueError outside [low, high] (or the open ends asked for), which would
+    silently turn the weights to NaN or switch the setting off."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: `{name}` must be a number, got {value!r} of type {type(value).__name__}")
+    below = value <= low if open_low else value < low
+    above = value >= high if open_high else value > high
+    if not math.isfinite(value) or below or above:
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high or high == math.inf else ']'}"
+        raise ValueError(f"{owner}: `{name}` must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def _check_bool(owner: str, name: str, value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{owner}: `{name}` must be a bool (True or False), got {value!r} of type {type(value).__name__}")
 
 
 class Optimizer:
@@ -267,10 +292,11 @@ class Optimizer:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
         self.name = name if name is not None else _snake_case(type(self).__name__)
-        self.weight_decay = weight_decay
-        self.clipnorm = clipnorm
-        self.clipvalue = clipvalue
-        self.global_clipnorm = global_clipnorm
+        owner = type(self).__name__
+        self.weight_decay = _check_setting(owner, "weight_decay", weight_decay, 0.0)
+        self.clipnorm = _check_setting(owner, "clipnorm", clipnorm, 0.0, open_low=True)
+        self.clipvalue = _check_setting(owner, "clipvalue", clipvalue, 0.0, open_low=True)
+        self.global_clipnorm = _check_setting(owner, "global_clipnorm", global_clipnorm, 0.0, open_low=True)
         self.iterations = 0
         self.built = False
         self._learning_rate: LearningRate = (
@@ -561,7 +587,7 @@ class SGD(Optimizer):
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
         self.momentum = float(momentum)
-        self.nesterov = nesterov
+        self.nesterov = _check_bool("SGD", "nesterov", nesterov)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0} if self.momentum != 0 else {}
@@ -603,10 +629,11 @@ class Adam(Optimizer):
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
                  global_clipnorm: Optional[float] = None, name: str = "adam") -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
+        owner = type(self).__name__
+        self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
+        self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True)
+        self.epsilon = _check_setting(owner, "epsilon", epsilon, 0.0)
+        self.amsgrad = _check_bool(owner, "amsgrad", amsgrad)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0, "velocity": 0.0, **({"velocity_hat": 0.0} if self.amsgrad else {})}
@@ -673,10 +700,10 @@ class RMSprop(Optimizer):
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
                  global_clipnorm: Optional[float] = None, name: str = "rmsprop") -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.rho = rho
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.centered = centered
+        self.rho = _check_setting("RMSprop", "rho", rho, 0.0, 1.0, open_high=True)
+        self.momentum = _check_setting("RMSprop", "momentum", momentum, 0.0, 1.0)
+        self.epsilon = _check_setting("RMSprop", "epsilon", epsilon, 0.0)
+        self.centered = _check_bool("RMSprop", "centered", centered)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         slots = {"velocity": 0.0}
@@ -729,8 +756,9 @@ class Adagrad(Optimizer):
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
                  name: str = "adagrad") -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
+        self.initial_accumulator_value = _check_setting("Adagrad", "initial_accumulator_value",
+                                                        initial_accumulator_value, 0.0)
+        self.epsilon = _check_setting("Adagrad", "epsilon", epsilon, 0.0)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"accumulator": self.initial_accumulator_value}

@@ -166,6 +166,8 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         kind = type(self).__name__
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{kind}: name must be a str, got {name!r} of type {type(name).__name__}")
         self.name = name or _auto_name(kind)
         self._dtype = np.dtype(dtype or config.floatx()).name
         if self._dtype not in ("float32", "float64"):

@@ -127,6 +127,9 @@ class Trainer:
                 if not (isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc")):
                     metrics_module.get(identifier)
             metric_lists[argument] = per_output
+        if optimizer is None:
+            raise ValueError("compile: 'optimizer' must be a name such as 'adam' or an rnnkit.optimizers object, "
+                             "got None")
         self.optimizer = optimizers.get(optimizer)
         self._outputs_spec = [_Output(name, item, weight, plain, weighted) for name, item, weight, plain, weighted
                               in zip(names, loss_list, weight_list, metric_lists["metrics"],
