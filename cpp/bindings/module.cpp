@@ -84,7 +84,13 @@ std::atomic<bool> sigint_stop{false};
 std::atomic<int> sigint_count{0};
 std::atomic<int> sigints_needed{0};
 PyOS_sighandler_t python_sigint_handler = nullptr;
-unsigned long main_thread_ident = 0;  // set when the module loads
+
+// Looked up once, when the module loads (every core call asks which SIGINT handler is set).
+struct PythonSignals {
+  unsigned long main_thread_ident;
+  py::object getsignal, sigint, default_int_handler;
+};
+const PythonSignals* python_signals = nullptr;  // kept for the life of the process
 
 extern "C" void on_sigint(int signum) {
   python_sigint_handler(signum);
@@ -94,10 +100,9 @@ extern "C" void on_sigint(int signum) {
 // How many SIGINTs during a call make the Python-level handler raise: 0 if it never does (or
 // it is not known), or signals cannot reach this thread's handler.
 int sigints_to_stop() {
-  if (PyThread_get_thread_ident() != main_thread_ident) return 0;
-  const py::module_ signal = py::module_::import("signal");
-  const py::object handler = signal.attr("getsignal")(signal.attr("SIGINT"));
-  if (handler.is(signal.attr("default_int_handler"))) return 1;
+  if (PyThread_get_thread_ident() != python_signals->main_thread_ident) return 0;
+  const py::object handler = python_signals->getsignal(python_signals->sigint);
+  if (handler.is(python_signals->default_int_handler)) return 1;
   if (py::hasattr(handler, "signals_to_stop_kernels")) {
     return handler.attr("signals_to_stop_kernels").cast<int>();
   }
@@ -654,7 +659,10 @@ PYBIND11_MODULE(_core, m) {
   } catch (const std::runtime_error& error) {
     throw py::import_error(std::string("rnnkit: ") + error.what());
   }
-  main_thread_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  const py::module_ signal = py::module_::import("signal");
+  python_signals = new PythonSignals{
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>(),
+      signal.attr("getsignal"), signal.attr("SIGINT"), signal.attr("default_int_handler")};
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
