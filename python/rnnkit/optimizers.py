@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, U
 
 import numpy as np
 
+from ._arguments import check_flag
 from .serialization import class_and_config, serialize_object
 from .variables import Variable
 
@@ -259,12 +260,6 @@ def _check_setting(owner: str, name: str, value: Any, low: float, high: float = 
         interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high or high == math.inf else ']'}"
         raise ValueError(f"{owner}: `{name}` must be in {interval}, got {value!r}")
     return float(value)
-
-
-def _check_bool(owner: str, name: str, value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{owner}: `{name}` must be a bool (True or False), got {value!r} of type {type(value).__name__}")
 
 
 class Optimizer:
@@ -587,7 +582,7 @@ class SGD(Optimizer):
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
         self.momentum = float(momentum)
-        self.nesterov = _check_bool("SGD", "nesterov", nesterov)
+        self.nesterov = check_flag("SGD", "`nesterov`", nesterov)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0} if self.momentum != 0 else {}
@@ -633,7 +628,7 @@ class Adam(Optimizer):
         self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
         self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True)
         self.epsilon = _check_setting(owner, "epsilon", epsilon, 0.0)
-        self.amsgrad = _check_bool(owner, "amsgrad", amsgrad)
+        self.amsgrad = check_flag(owner, "`amsgrad`", amsgrad)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0, "velocity": 0.0, **({"velocity_hat": 0.0} if self.amsgrad else {})}
@@ -703,7 +698,7 @@ class RMSprop(Optimizer):
         self.rho = _check_setting("RMSprop", "rho", rho, 0.0, 1.0, open_high=True)
         self.momentum = _check_setting("RMSprop", "momentum", momentum, 0.0, 1.0)
         self.epsilon = _check_setting("RMSprop", "epsilon", epsilon, 0.0)
-        self.centered = _check_bool("RMSprop", "centered", centered)
+        self.centered = check_flag("RMSprop", "`centered`", centered)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         slots = {"velocity": 0.0}

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import config, initializers, ops, regularizers
+from .._arguments import check_flag
 from . import symbolic
 from ..variables import Variable
 
@@ -66,14 +67,6 @@ def as_list(value: Any) -> List[Any]:
 
 
 # ---------------------------------------------------------------------- argument checks
-def check_flag(kind: str, name: str, value: Any) -> bool:
-    """``value`` as a bool; TypeError naming ``kind`` (the layer) and the argument unless it is
-    ``True`` or ``False`` (NumPy bools too): a string such as ``"no"`` would read as true."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{kind}: {name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
-
-
 def check_rate(kind: str, name: str, value: Any) -> float:
     """A fraction in [0, 1) as a float: TypeError unless a real number, ValueError out of range."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
