@@ -3,7 +3,6 @@ changed after the forward call, sizes are checked before allocating, and message
 function, layer and argument at fault. Every error test checks the type and the message."""
 
 import re
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from rnnkit import layers as L
 from rnnkit import ops, optimizers
 from rnnkit.layers import base
 from rnnkit.models import data
+from tracing import traced
 
 N, T, F, H = 2, 3, 4, 5
 
@@ -422,15 +422,13 @@ def test_a_python_cell_pullback_after_the_inputs_changed(floatx64):
 def _peak_megabytes(fn):
     """The peak of the memory NumPy and Python allocated while ``fn`` ran, in MiB, and the
     exception it raised (or None)."""
-    tracemalloc.start()
     error = None
-    try:
-        fn()
-    except Exception as raised:
-        error = raised
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20, error
+    with traced() as trace:
+        try:
+            fn()
+        except Exception as raised:
+            error = raised
+    return trace.peak / 2**20, error
 
 
 def test_a_huge_lstm_is_refused_before_allocating():

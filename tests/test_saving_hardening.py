@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import time
-import tracemalloc
 import warnings
 import zipfile
 
@@ -23,6 +22,7 @@ from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Input, concatenate
 from rnnkit.models import Model, Sequential, load_model
 from rnnkit.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from rnnkit.saving import ModelFileError
+from tracing import traced
 
 MiB = 2**20
 
@@ -245,26 +245,18 @@ def bomb(path, member, size, saved=None):
 def test_a_zip_bomb_is_refused_without_inflating_it(tmp_path, saved, member):
     path = bomb(tmp_path / "bomb.keras", member, 64 * MiB, saved)
     assert path.stat().st_size < MiB
-    tracemalloc.start()
-    try:
+    with traced() as trace:
         message = refused(path, f"'{member}' declares {64 * MiB + 2} bytes, more than the {16 * MiB} allowed")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 * MiB, peak
+    assert trace.peak < 4 * MiB, trace.peak
     assert "hostile" in message
 
 
 def test_a_bomb_whose_declared_size_lies_is_read_only_up_to_the_declared_size(tmp_path, saved):
     path = bomb(tmp_path / "bomb.keras", "config.json", 64 * MiB, saved)
     lying = patch_declared_size(path, tmp_path / "lying.keras", "config.json", 1000)
-    tracemalloc.start()
-    try:
+    with traced() as trace:
         refused(lying, "is damaged: cannot read 'config.json'", "BadZipFile")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 * MiB, peak
+    assert trace.peak < 4 * MiB, trace.peak
 
 
 # ----------------------------------------------------------------------------- allocation before validation
@@ -272,14 +264,10 @@ def test_a_header_declaring_8_tib_is_refused_before_anything_is_allocated(tmp_pa
     huge = npy_header((2**20, 2**21)) + b"\0" * 64  # 8 TiB of float32 declared
     path = rewrite(saved, tmp_path / "huge.keras", weights__0000_npy=huge)
     monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load must not be used"))
-    tracemalloc.start()
-    try:
+    with traced() as trace:
         refused(path, "cannot read array 0 of 'weights' ('weights/0000.npy'",
                 "its header declares shape (1048576, 2097152); expected (3, 16)")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 * MiB, peak
+    assert trace.peak < 4 * MiB, trace.peak
 
 
 def test_an_index_declaring_8_tib_is_refused_before_the_model_is_built(tmp_path, saved):
@@ -295,14 +283,10 @@ def test_an_index_declaring_8_tib_is_refused_before_the_model_is_built(tmp_path,
 def test_a_config_far_larger_than_its_weights_is_refused_before_it_is_built(tmp_path, saved):
     path = edit_config(saved, tmp_path / "units.keras",
                        lambda c: c["config"]["layers"][0]["config"].update(units=10**6))
-    tracemalloc.start()
-    try:
+    with traced() as trace:
         refused(path, "config.json describes a model of at least 4000012000002 parameters",
                 "'weights/index.json' lists 138")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 16 * MiB, peak
+    assert trace.peak < 16 * MiB, trace.peak
 
 
 def test_a_member_larger_than_its_header_implies_is_refused(tmp_path, saved):

@@ -5,7 +5,6 @@ behaviours, a layer called twice).
 """
 
 import re
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import pytest
 import rnnkit
 from rnnkit import layers as L
 from rnnkit.models import Sequential
+from tracing import traced
 
 
 def rng(seed=0):
@@ -328,13 +328,10 @@ def test_embedding_training_step_memory():
     x = data.integers(0, V, size=(B, T)).astype("int32")
     y = data.normal(size=(B, 1)).astype("float32")
     model.train_on_batch(x, y)  # warm up: optimizer slots and any one-off caches
-    tracemalloc.start()
-    try:
+    with traced() as trace:
         model.train_on_batch(x, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 * 2**20, f"peak {peak / 2**20:.1f} MB (a one-hot would be {B * T * V * 4 / 2**30:.1f} GB)"
+    assert trace.peak < 100 * 2**20, \
+        f"peak {trace.peak / 2**20:.1f} MB (a one-hot would be {B * T * V * 4 / 2**30:.1f} GB)"
 
 
 # ---------------------------------------------------------------- 4. bad input
