@@ -582,3 +582,136 @@ def test_compile_without_an_optimizer_is_refused():
     model = rnnkit.Sequential([L.Dense(1, input_shape=(3,))])
     with pytest.raises(ValueError, match="compile: 'optimizer' must be a name"):
         model.compile(optimizer=None, loss="mse")
+
+
+# ----------------------------------------------------------------------------- arguments named in errors
+def _sequence_args(cell):
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(0)
+    return (rng.normal(size=(N, T, F)), rng.normal(size=(F, gates * H)), rng.normal(size=(H, gates * H)))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: ops.gru_forward(*_sequence_args("gru"), reset_after="no"),
+     "gru_forward: 'reset_after' must be a bool (True or False), got 'no' of type str"),
+    (lambda: ops.gru_forward(*_sequence_args("gru"), return_sequences="yes"),
+     "gru_forward: 'return_sequences' must be a bool (True or False), got 'yes'"),
+    (lambda: ops.lstm_forward(*_sequence_args("lstm"), go_backwards="no"),
+     "lstm_forward: 'go_backwards' must be a bool"),
+    (lambda: ops.simple_rnn_forward(*_sequence_args("simple_rnn"), go_backwards=None),
+     "simple_rnn_forward: 'go_backwards' must be a bool (True or False), got None of type NoneType"),
+    (lambda: ops.simple_rnn_forward(*_sequence_args("simple_rnn"), activation=3),
+     "simple_rnn_forward: 'activation' must be an activation name (a str such as 'tanh'), got 3 of type int"),
+    (lambda: ops.lstm_forward(*_sequence_args("lstm"), recurrent_activation=None),
+     "lstm_forward: 'recurrent_activation' must be an activation name"),
+    (lambda: ops.dense_forward(np.ones((2, 3)), np.ones((3, 2)), activation=None),
+     "dense_forward: 'activation' must be an activation name (a str such as 'tanh'), got None"),
+    (lambda: rnnkit._core.gru_backward(*_sequence_args("gru"), None, None, None, {}, go_backwards="x"),
+     "gru_backward: 'go_backwards' must be a bool"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_core_flags_and_activation_names_are_checked_by_name(call, words):
+    with raises(TypeError, words):
+        call()
+
+
+def test_core_flags_take_numpy_bools():
+    x, kernel, recurrent = _sequence_args("gru")
+    plain = ops.gru_forward(x, kernel, recurrent, reset_after=False, return_sequences=True).output
+    numpy_bools = ops.gru_forward(x, kernel, recurrent, reset_after=np.False_, return_sequences=np.True_).output
+    np.testing.assert_array_equal(plain, numpy_bools)
+
+
+def test_a_ragged_nested_list_names_the_argument():
+    ragged = [[[0.0] * F] * T, [[0.0] * F] * (T - 1)]
+    with raises(ValueError, "'x' must be a rectangular array (nested lists of equal lengths)"):
+        ops.lstm_forward(ragged, *_sequence_args("lstm")[1:])
+    model = rnnkit.Sequential([L.Input((T, F)), L.LSTM(2)])
+    model.compile("sgd", "mse")
+    with raises(ValueError, "'x' must be a rectangular array"):
+        model.fit(ragged, np.zeros((2, 2)), verbose=0)
+
+
+def _compiled(units=2, classes=None):
+    model = rnnkit.Sequential([L.Input((T, F)), L.LSTM(units)])
+    model.compile("sgd", "mse" if classes is None else "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("class_weight, error, words", [
+    ([1.0, 2.0], TypeError, "class_weight must be a dict {class: weight}, got list"),
+    ("balanced", TypeError, "class_weight must be a dict {class: weight}, got str"),
+    ({"a": 1.0}, TypeError, "class_weight: the classes must be whole numbers, got 'a'"),
+    ({0: "heavy"}, TypeError, "class_weight: the weight of class 0 must be a number, got 'heavy'"),
+    ({0: -1.0}, ValueError, "class_weight: the weight of class 0 must be finite and at least 0, got -1.0"),
+    ({0: float("nan")}, ValueError, "class_weight: the weight of class 0 must be finite"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_class_weight_is_checked_by_fit_and_train_on_batch(class_weight, error, words):
+    model = _compiled(units=3, classes=3)
+    x, y = np.zeros((4, T, F), np.float32), np.array([0, 1, 2, 0])
+    with raises(error, words):
+        model.fit(x, y, class_weight=class_weight, verbose=0)
+    with raises(error, words):
+        model.train_on_batch(x, y, class_weight=class_weight)
+
+
+def test_class_weight_with_numpy_keys_and_values_weighs_the_loss():
+    model = _compiled(units=3, classes=3)
+    x, y = np.random.default_rng(1).normal(size=(4, T, F)).astype(np.float32), np.array([0, 1, 2, 0])
+    plain = model.test_on_batch(x, y)
+    weighted = data.class_sample_weights(y, data.check_class_weight({np.int64(0): np.float32(0.0)}))
+    np.testing.assert_array_equal(weighted, [0.0, 1.0, 1.0, 0.0])
+    assert np.isfinite(plain)
+
+
+@pytest.mark.parametrize("split", ["0.2", None, True, 1.0, -0.1])
+def test_validation_split_must_be_a_number_in_range(split):
+    model = _compiled()
+    with raises(ValueError, f"validation_split must be a number in [0, 1), got {split!r}"):
+        model.fit(np.zeros((4, T, F)), np.zeros((4, 2)), validation_split=split, verbose=0)
+
+
+def test_a_sequential_model_refuses_several_arrays_or_unknown_keys():
+    model = rnnkit.Sequential([L.Input((T, F), name="sequences"), L.LSTM(2)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((4, T, F), np.float32), np.zeros((4, 2), np.float32)
+    with raises(ValueError, "a Sequential model takes one input array, got a list of 2 arrays"):
+        model.fit([x, x], y, verbose=0)
+    with raises(ValueError, "a Sequential model takes one input array (or {'sequences': array}), got a dict "
+                            "with keys ['wrong']"):
+        model.fit({"wrong": x}, y, verbose=0)
+    np.testing.assert_array_equal(model.predict([x], verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(model.predict({"sequences": x}, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: L.Reshape("abc"), TypeError, "Reshape: target_shape must be a tuple of integers, got 'abc'"),
+    (lambda: L.Reshape(None), TypeError, "Reshape: target_shape must be a tuple of integers, got None"),
+    (lambda: L.Reshape((2.5,)), TypeError, "Reshape: target_shape must be a tuple of integers, got (2.5,)"),
+    (lambda: L.Dropout(0.5, noise_shape="abc"), TypeError,
+     "Dropout: noise_shape must be a tuple of integers or None, got 'abc'"),
+    (lambda: L.Concatenate(axis="last"), TypeError, "Concatenate: axis must be an integer, got 'last' of type str"),
+    (lambda: L.Dot("x"), TypeError, "Dot: axes must be an integer, got 'x' of type str"),
+    (lambda: L.Dot((1, 2, 3)), ValueError, "Dot: axes must be one axis or a pair (one per input), got (1, 2, 3)"),
+    (lambda: L.SimpleRNN(4, seed=-1), ValueError, "SimpleRNN: seed must be None or an integer >= 0, got -1"),
+    (lambda: L.Dropout(0.5, seed="x"), TypeError, "Dropout: seed must be an integer, got 'x'"),
+    (lambda: rnnkit.initializers.GlorotUniform(seed=-3), ValueError, "GlorotUniform: seed must be None or an integer"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_layer_arguments_are_checked_by_name(make, error, words):
+    with raises(error, words):
+        make()
+
+
+def test_a_noise_shape_that_does_not_broadcast_names_the_layer():
+    layer = L.Dropout(0.5, noise_shape=(5, 5, 5), name="drop")
+    with raises(ValueError, "drop: noise_shape (5, 5, 5) does not broadcast against inputs of shape (8, 5, 3)"):
+        layer(np.ones((8, 5, 3), np.float32), training=True)
+    kept = L.Dropout(0.5, noise_shape=[None, 1, None], seed=0)(np.ones((8, 5, 3), np.float32), training=True)
+    assert (kept == kept[:, :1]).all()  # one mask over the time axis
+
+
+def test_set_weights_refuses_text():
+    model = rnnkit.Sequential([L.Input((3,)), L.Dense(2, name="dense")])
+    with raises(TypeError, "weight 'kernel' must be numeric, got dtype <U3 (dense/kernel)"):
+        model.set_weights([np.full(w.shape, "abc") for w in model.get_weights()])
+    with raises(TypeError, "layer 'dense': weight 'bias' must be numeric, got dtype <U3"):
+        model.layers[0].set_weights([w for w in model.get_weights()[:1]] + [np.full((2,), "abc")])

@@ -33,3 +33,35 @@ def test_a_copy_that_does_not_fit_in_memory_raises_memory_error(function):
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
     assert run.stdout.startswith("MemoryError:"), run.stdout + run.stderr[-2000:]
     assert "'x'" in run.stdout and function in run.stdout
+
+
+LAYER_CALLS = {
+    "Dense": ("L.Dense(2, name='probe')(np.broadcast_to(0.5, (10**9, 3)))", "probe"),
+    "Embedding": ("L.Embedding(10, 8, name='probe')(np.broadcast_to(np.int64(3), (1, 10**9)))", "probe"),
+    "RepeatVector": ("L.RepeatVector(10**9, name='probe')(np.ones((1, 4), np.float32))", "probe"),
+    "Masking": ("L.Masking(name='probe')(np.broadcast_to(np.float32(1), (1, 10**9, 8)))", "probe"),
+    "Bidirectional": ("L.Bidirectional(L.LSTM(2, name='inner'), name='outer')("
+                      "np.broadcast_to(np.float32(1), (1, 10**9, 3)))", "forward_inner"),
+    "predict": ("rnnkit.Sequential([L.Input((None, 3)), L.LSTM(4, name='probe')]).predict("
+                "np.broadcast_to(np.float32(0.5), (1, 10**9, 3)), verbose=0)", "probe"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_CALLS))
+def test_a_layer_out_of_memory_names_the_layer_once(kind):
+    call, layer = LAYER_CALLS[kind]
+    script = textwrap.dedent(f"""
+        import resource
+        import numpy as np
+        import rnnkit
+        from rnnkit import layers as L
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        try:
+            {call}
+        except MemoryError as error:
+            print("MemoryError:", error)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.startswith(f"MemoryError: layer '{layer}' ("), run.stdout + run.stderr[-2000:]
+    assert run.stdout.count("layer '") == 1, run.stdout  # wrappers and models do not repeat it

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rnnkit import saving
-from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Input, concatenate
+from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, concatenate
 from rnnkit.models import Model, Sequential, load_model
 from rnnkit.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from rnnkit.saving import ModelFileError
@@ -499,3 +499,20 @@ def test_optimizer_slots_of_layers_no_longer_in_the_model_are_skipped(tmp_path, 
         archive.writestr(member, npy(np.ones((9, 9), np.float32)))
     loaded = load_model(path)
     assert loaded.optimizer.iterations == 2 and "momentum/gone/kernel" not in loaded.optimizer.get_state()
+
+
+def test_loading_takes_about_the_size_of_the_weights_once(tmp_path):
+    """Each array is read into its variable (none is drawn by an initializer first, and none
+    is held twice), so a load peaks near the weights' size (it used to take more than twice
+    it): here 16 MiB of Embedding rows,
+    and an LSTM whose orthogonal recurrent kernel would need a QR decomposition to draw."""
+    model = Sequential([Input((5,), dtype="int32"), Embedding(2**18, 16), LSTM(64), Dense(2)])
+    path = tmp_path / "large.keras"
+    model.save(path)
+    weight_bytes = sum(w.nbytes for w in model.get_weights())
+    assert weight_bytes > 16 * MiB
+    with traced() as trace:
+        loaded = load_model(path, compile=False)
+    assert trace.peak < weight_bytes + 8 * MiB, (trace.peak, weight_bytes)  # plus a few read chunks
+    for saved_weight, loaded_weight in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(saved_weight, loaded_weight)

@@ -207,8 +207,22 @@ class Checker {
                       std::string(function_) + ": not enough memory for a copy of 'mask'");
   }
 
-  rnnkit::Activation activation(const char* name, const std::string& value,
+  // True or False (a NumPy bool too): a string such as "no" would otherwise read as true.
+  bool flag(const char* name, const py::handle& obj) const {
+    if (py::isinstance<py::bool_>(obj) || py::isinstance(obj, py::module_::import("numpy").attr("bool_"))) {
+      return obj.cast<bool>();
+    }
+    type_error(std::string("'") + name + "' must be a bool (True or False), got " +
+               std::string(py::repr(obj)) + " of type " + type_name(obj));
+  }
+
+  rnnkit::Activation activation(const char* name, const py::handle& obj,
                                 bool allow_softmax) const {
+    if (!py::isinstance<py::str>(obj)) {
+      type_error(std::string("'") + name + "' must be an activation name (a str such as 'tanh'), got " +
+                 std::string(py::repr(obj)) + " of type " + type_name(obj));
+    }
+    const std::string value = obj.cast<std::string>();
     rnnkit::Activation parsed{};
     try {
       parsed = rnnkit::activation_from_name(value);
@@ -324,10 +338,11 @@ Array<T> cache_field(const Checker& check, const py::handle& cache, const char* 
   return check.array<T>(name, fields[name], shape, meaning);
 }
 
-rnnkit::RecurrentOptions options(const Checker& check, const std::string& activation,
-                                 const std::string& recurrent_activation, bool go_backwards) {
+rnnkit::RecurrentOptions options(const Checker& check, const py::handle& activation,
+                                 const py::handle& recurrent_activation, const py::handle& go_backwards) {
   return {check.activation("activation", activation, false),
-          check.activation("recurrent_activation", recurrent_activation, false), go_backwards};
+          check.activation("recurrent_activation", recurrent_activation, false),
+          check.flag("go_backwards", go_backwards)};
 }
 
 Shape sequence_shape(const rnnkit::SequenceDims& d, Index width) { return {d.batch, d.time, width}; }
@@ -356,14 +371,16 @@ class CacheBuffers {
 
 py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                               py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
-                              const std::string& activation, bool go_backwards,
-                              bool return_sequences, bool keep_cache) {
+                              py::handle activation, py::handle go_backwards,
+                              py::handle return_sequences_arg, py::handle keep_cache_arg) {
   const Checker check("simple_rnn_forward");
+  const bool return_sequences = check.flag("return_sequences", return_sequences_arg);
+  const bool keep_cache = check.flag("keep_cache", keep_cache_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
     auto h0a = state<T>(check, "h0", h0, in.dims);
-    const auto opts = options(check, activation, "sigmoid", go_backwards);
+    const auto opts = options(check, activation, py::str("sigmoid"), go_backwards);
     const auto& d = in.dims;
     auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
     std::optional<Array<T>> y;
@@ -383,14 +400,14 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
 
 py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                                py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
-                               py::handle dh, const std::string& activation, bool go_backwards) {
+                               py::handle dh, py::handle activation, py::handle go_backwards) {
   const Checker check("simple_rnn_backward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
     const auto& d = in.dims;
     auto rmask = state<T>(check, "recurrent_dropout_mask", recurrent_dropout_mask, d);
-    const auto opts = options(check, activation, "sigmoid", go_backwards);
+    const auto opts = options(check, activation, py::str("sigmoid"), go_backwards);
     const std::string seq = "(batch, time, units)";
     Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, d.units), seq);
     Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
@@ -418,10 +435,12 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
 
 py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                         py::handle bias, py::handle h0, py::handle c0, py::handle peephole_kernel,
-                        py::handle mask, py::handle recurrent_dropout_mask, const std::string& activation,
-                        const std::string& recurrent_activation, bool go_backwards,
-                        bool return_sequences, bool keep_cache) {
+                        py::handle mask, py::handle recurrent_dropout_mask, py::handle activation,
+                        py::handle recurrent_activation, py::handle go_backwards,
+                        py::handle return_sequences_arg, py::handle keep_cache_arg) {
   const Checker check("lstm_forward");
+  const bool return_sequences = check.flag("return_sequences", return_sequences_arg);
+  const bool keep_cache = check.flag("keep_cache", keep_cache_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
@@ -451,8 +470,8 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
 py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                          py::handle bias, py::handle peephole_kernel, py::handle mask, py::handle recurrent_dropout_mask,
                          py::handle cache, py::handle dy, py::handle dh, py::handle dc,
-                         const std::string& activation, const std::string& recurrent_activation,
-                         bool go_backwards) {
+                         py::handle activation, py::handle recurrent_activation,
+                         py::handle go_backwards) {
   const Checker check("lstm_backward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
@@ -495,9 +514,12 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
 
 py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                        py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
-                       const std::string& activation, const std::string& recurrent_activation,
-                       bool reset_after, bool go_backwards, bool return_sequences, bool keep_cache) {
+                       py::handle activation, py::handle recurrent_activation,
+                       py::handle reset_after_arg, py::handle go_backwards, py::handle return_sequences_arg, py::handle keep_cache_arg) {
   const Checker check("gru_forward");
+  const bool reset_after = check.flag("reset_after", reset_after_arg);
+  const bool return_sequences = check.flag("return_sequences", return_sequences_arg);
+  const bool keep_cache = check.flag("keep_cache", keep_cache_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
@@ -525,10 +547,11 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
 
 py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                         py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
-                        py::handle dh, const std::string& activation,
-                        const std::string& recurrent_activation, bool reset_after,
-                        bool go_backwards) {
+                        py::handle dh, py::handle activation,
+                        py::handle recurrent_activation, py::handle reset_after_arg,
+                        py::handle go_backwards) {
   const Checker check("gru_backward");
+  const bool reset_after = check.flag("reset_after", reset_after_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
@@ -600,7 +623,7 @@ DenseInputs<T> dense_inputs(const Checker& check, const py::handle& x, const py:
 }
 
 py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
-                         const std::string& activation) {
+                         py::handle activation) {
   const Checker check("dense_forward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
@@ -616,7 +639,7 @@ py::object dense_forward(py::handle x, py::handle kernel, py::handle bias,
 }
 
 py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::handle y,
-                          py::handle dy, const std::string& activation) {
+                          py::handle dy, py::handle activation) {
   const Checker check("dense_backward");
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);

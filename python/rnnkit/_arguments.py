@@ -14,3 +14,33 @@ def check_flag(kind: str, name: str, value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{kind}: {name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_integer(kind: str, name: str, value: Any) -> int:
+    """``value`` as an int; TypeError naming ``kind`` and the argument unless it is a whole
+    number (not a bool, a float or text)."""
+    if not _is_integer(value):
+        raise TypeError(f"{kind}: {name} must be an integer, got {value!r} of type {type(value).__name__}")
+    return int(value)
+
+
+def check_seed(kind: str, seed: Any) -> Any:
+    """``seed`` unchanged if it is ``None`` or an integer of at least 0; TypeError/ValueError
+    naming ``kind`` otherwise."""
+    if seed is not None and check_integer(kind, "seed", seed) < 0:
+        raise ValueError(f"{kind}: seed must be None or an integer >= 0, got {seed!r}")
+    return seed
+
+
+def check_shape(kind: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
+    """``value`` as a tuple of ints (``None`` entries kept when ``allow_none``); TypeError naming
+    ``kind`` and the argument unless it is a list or tuple of such entries."""
+    entries = value if isinstance(value, (list, tuple)) else None
+    if entries is None or not all(_is_integer(d) or (allow_none and d is None) for d in entries):
+        expected = "integers or None" if allow_none else "integers"
+        raise TypeError(f"{kind}: {name} must be a tuple of {expected}, got {value!r}")
+    return tuple(None if d is None else int(d) for d in entries)

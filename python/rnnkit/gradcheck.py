@@ -224,6 +224,15 @@ def gradcheck(
     """
     if order not in _STENCILS:
         raise ValueError(f"gradcheck: 'order' must be 2 or 4, got {order!r}")
+    if not callable(fn):
+        raise TypeError(f"gradcheck: 'fn' must be a layer, a model or a function, got {type(fn).__name__}")
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False), ("rtol", rtol, False)):
+        if value is None and name == "eps":
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"gradcheck: '{name}' must be a number, got {value!r} of type {type(value).__name__}")
+        if not (np.isfinite(value) and (value > 0 if positive else value >= 0)):
+            raise ValueError(f"gradcheck: '{name}' must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
     if not isinstance(inputs, Mapping):
         raise TypeError(f"gradcheck: 'inputs' must be a dict name -> array, got {type(inputs).__name__}")
     from .layers.base import Layer

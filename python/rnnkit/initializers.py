@@ -9,6 +9,7 @@ import numpy as np
 
 from . import config, utils
 from .serialization import class_and_config, serialize_object
+from ._arguments import check_seed
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -22,7 +23,7 @@ class Initializer:
     global stream (see ``rnnkit.utils.set_random_seed``)."""
 
     def __init__(self, seed: Optional[int] = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(type(self).__name__, seed)
 
     def __call__(self, shape: Sequence[int], dtype: Optional[str] = None) -> np.ndarray:
         values = self.sample(tuple(int(d) for d in shape), utils.rng(self.seed))

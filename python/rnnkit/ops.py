@@ -239,6 +239,15 @@ def _may_change(value: Any, array: np.ndarray) -> bool:
     return base is not None and not isinstance(base, bytes)  # a writable buffer (bytearray, mmap, ...)
 
 
+def _as_array(what: str, value: Any) -> np.ndarray:
+    """``np.asarray(value)``; a ragged nested list raises ValueError naming ``what`` (the
+    argument, quoted)."""
+    try:
+        return np.asarray(value)
+    except ValueError as error:
+        raise ValueError(f"{what} must be a rectangular array (nested lists of equal lengths): {error}") from None
+
+
 def _finite_arrays(function: str, keep: Tuple[str, ...], **arrays: Any) -> Dict[str, Any]:
     """np.asarray of each argument (None kept); non-finite float values raise ValueError.
 
@@ -251,7 +260,7 @@ def _finite_arrays(function: str, keep: Tuple[str, ...], **arrays: Any) -> Dict[
     out = {}
     for name, value in arrays.items():
         if value is not None:
-            array = np.asarray(value)
+            array = _as_array(f"'{name}'", value)
             if array.dtype.kind == "f" and not _all_finite(array):
                 raise ValueError(f"'{name}' contains NaN or infinity")
             if copy and name in keep and _may_change(value, array):

@@ -409,6 +409,7 @@ class Optimizer:
             if np.size(learning_rate) != 1 or isinstance(self._learning_rate, LearningRateSchedule):
                 raise ValueError("optimizer state 'learning_rate' must be one number, for an optimizer with a "
                                  f"float learning rate; got {learning_rate!r}")
+            learning_rate = _check_rate(np.asarray(learning_rate).item())  # NaN would turn every weight to NaN
         names = set(self._slot_initial_values())
         slots: Dict[str, Dict[str, np.ndarray]] = {}
         for key, array in state.items():
@@ -432,7 +433,7 @@ class Optimizer:
         self._slots = slots
         self.iterations = int(iterations.item())
         if learning_rate is not None:
-            self._learning_rate = float(np.asarray(learning_rate).item())
+            self._learning_rate = learning_rate
         self._trainable_variables = list(variables)
         self.built = True
 

@@ -39,6 +39,8 @@ through as ``OSError``, and ``MemoryError`` is never hidden.
 
 Non-finite weights. A weight holding NaN or infinite values loads, with a ``RuntimeWarning``
 naming the file and the weight (a model that diverged in training is still worth inspecting).
+A saved learning rate that is NaN, infinite or negative is refused (``ModelFileError``): the
+next training step would turn every weight to NaN, and no optimizer can be made with it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from . import ops
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError"]
 
@@ -341,9 +345,12 @@ class _Reader:
                              f"the {MAX_ARRAY_BYTES} rnnkit reads")
         return entries
 
-    def array(self, folder: str, k: int, entry: _Entry, shape: Tuple[int, ...], integer: bool = False) -> np.ndarray:
+    def array(self, folder: str, k: int, entry: _Entry, shape: Tuple[int, ...], integer: bool = False,
+              into: Optional[np.ndarray] = None) -> np.ndarray:
         """Array ``k`` of ``folder``: its ``.npy`` header is read and checked (real float dtype,
-        or integer with ``integer``; ``shape``; member size) before its data is read."""
+        or integer with ``integer``; ``shape``; member size) before its data is read. The data
+        goes straight into ``into`` (a C-contiguous array of ``shape``), which is returned, when
+        the file holds it in the same dtype and order; otherwise into a new array."""
         member = f"{folder}/{k:04d}.npy"
 
         def bad(detail: str) -> ModelFileError:
@@ -374,8 +381,9 @@ class _Reader:
             nbytes = math.prod(shape) * dtype.itemsize
             if info.file_size != stream.count + nbytes:
                 raise bad(f"it declares {info.file_size} bytes; its header implies {stream.count + nbytes}")
-            data = bytearray(nbytes)
-            view, position = memoryview(data), 0
+            direct = into is not None and into.dtype == dtype and not fortran_order and into.flags.c_contiguous
+            data = into if direct else bytearray(nbytes)
+            view, position = memoryview(data).cast("B"), 0
             while position < nbytes:
                 chunk = raw.read(min(_CHUNK, nbytes - position))
                 if not chunk:
@@ -384,6 +392,8 @@ class _Reader:
                 position += len(chunk)
             if raw.read(1):  # also makes zipfile check the CRC
                 raise bad("it holds more bytes than its header declares")
+        if direct:
+            return into
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
     # ------------------------------------------------------------------ weights
@@ -395,28 +405,27 @@ class _Reader:
                                  f"{entry.dtype}; weights are real floating-point numbers")
         return entries
 
-    def weights(self, entries: List[_Entry], variables: List[Any]) -> List[np.ndarray]:
-        """The weight arrays, checked against the index and the model's variables before any is read."""
+    def weights(self, entries: List[_Entry], variables: List[Any], into_variables: bool = False) -> Iterator[np.ndarray]:
+        """The weight arrays, one at a time, all checked against the index and the model's
+        variables before the first is read. With ``into_variables`` (a model nothing else holds
+        yet) each array is read straight into its variable's value where the dtypes agree."""
         if len(entries) != len(variables):
             raise self.error(f"holds {len(entries)} weight arrays; the model has {len(variables)}")
         for k, (entry, variable) in enumerate(zip(entries, variables)):
             if entry.shape != tuple(variable.shape):
                 raise self.error(f"does not fit the model: weight {k} ('{entry.name:.100}') has shape {entry.shape}; "
                                  f"the model's '{variable.path}' has {tuple(variable.shape)}")
-        arrays = []
+        return self._read_weights(entries, variables, into_variables)
+
+    def _read_weights(self, entries: List[_Entry], variables: List[Any], into_variables: bool) -> Iterator[np.ndarray]:
         for k, (entry, variable) in enumerate(zip(entries, variables)):
-            array = self.array("weights", k, entry, tuple(variable.shape))
-            bad = int(np.count_nonzero(~np.isfinite(array)))
-            if bad:
+            array = self.array("weights", k, entry, tuple(variable.shape),
+                               into=variable.value if into_variables else None)
+            if not ops._all_finite(array):  # checked block by block: no temporary of the array's size
+                bad = int(array.size - np.count_nonzero(np.isfinite(array)))
                 warnings.warn(f"'{self.filepath}': weight '{variable.path}' (array {k}, '{entry.name}') holds {bad} "
                               "NaN or infinite value(s)", RuntimeWarning, stacklevel=4)
-            arrays.append(array)
-        return arrays
-
-
-def _assign(variables: List[Any], arrays: List[np.ndarray]) -> None:
-    for variable, array in zip(variables, arrays):
-        variable.assign(array)
+            yield array
 
 
 # ---------------------------------------------------------------------------------- config checks
@@ -499,7 +508,9 @@ def load_weights(model: Any, filepath: str) -> None:
     model is then left unchanged)."""
     with _Reader(filepath, ("rnnkit-weights", "rnnkit-model")) as reader, reader.errors():
         variables = model.weights
-        _assign(variables, reader.weights(reader.weight_index(), variables))
+        arrays = list(reader.weights(reader.weight_index(), variables))  # all read before any is set
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
 
 
 def _optimizer_state(model: Any) -> Dict[str, np.ndarray]:
@@ -613,6 +624,7 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
 
 def _load_model(reader: _Reader, custom_objects: Optional[Dict[str, type]], compile: bool) -> Any:
     from . import layers
+    from .layers.base import weights_assigned_next
     from .models.training import Trainer
 
     config = reader.json("config.json")
@@ -629,12 +641,17 @@ def _load_model(reader: _Reader, custom_objects: Optional[Dict[str, type]], comp
     if implied > declared:
         raise reader.error(f"is damaged: config.json describes a model of at least {implied} parameters, but "
                            f"'weights/index.json' lists {declared}")
-    model = layers.deserialize({"class_name": config["class_name"], "config": config["config"]},
-                               custom_objects=custom_objects)
+    with weights_assigned_next():  # every weight is read from the file below
+        model = layers.deserialize({"class_name": config["class_name"], "config": config["config"]},
+                                   custom_objects=custom_objects)
     if not isinstance(model, Trainer):
         raise reader.error(f"holds a {config['class_name']!r:.100}, which is not a model")
     variables = model.weights
-    _assign(variables, reader.weights(entries, variables))
+    # A model nothing else holds yet: each array is read into its variable (or set as soon as
+    # it is read), so the load peaks near the size of the weights, not twice it.
+    for variable, array in zip(variables, reader.weights(entries, variables, into_variables=True)):
+        if array is not variable.value:
+            variable.assign(array)
     if compile and compile_config:
         model._compile_from_config(compile_config, custom_objects=custom_objects)
         if reader.has("optimizer/index.json"):

@@ -14,11 +14,13 @@ class Variable:
     not stored here: a layer's pullback returns them in a dict keyed by the variable.
 
     Args:
-        value: initial array; copied, C-contiguous.
+        value: initial array; copied, C-contiguous (taken as it is with ``copy=False``, for an
+            array nothing else holds).
         name: short name, e.g. ``"kernel"``.
         path: unique path, e.g. ``"lstm/kernel"`` (defaults to ``name``).
         trainable: whether optimizers update it.
         regularizer: an ``rnnkit.regularizers`` object or ``None``.
+        copy: copy ``value`` (the default).
     """
 
     def __init__(
@@ -28,8 +30,9 @@ class Variable:
         path: Optional[str] = None,
         trainable: bool = True,
         regularizer: Any = None,
+        copy: bool = True,
     ) -> None:
-        self.value = np.array(value, order="C")
+        self.value = np.array(value, order="C") if copy else np.ascontiguousarray(value)
         self.name = name
         self.path = path or name
         self.trainable = trainable

@@ -14,6 +14,8 @@ Masks: ``supports_masking`` and ``compute_mask(inputs, mask)`` as in Keras 3. A 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -21,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import config, initializers, ops, regularizers
-from .._arguments import check_flag
+from .._arguments import check_flag, check_integer, check_seed, check_shape
 from . import symbolic
 from ..variables import Variable
 
@@ -220,9 +222,12 @@ class Layer:
         than :data:`MAX_WEIGHT_BYTES`)."""
         trainable = check_flag(type(self).__name__, "trainable", trainable)
         check_weight_sizes(self, {name: shape})
-        value = initializers.get(initializer)(shape, dtype=self.dtype)
+        initializer = initializers.get(initializer)
+        placeholder = _WEIGHTS_ASSIGNED_NEXT.get()
+        # A placeholder's pages stay untouched until its array is read into it.
+        value = np.zeros(tuple(shape), dtype=self.dtype) if placeholder else initializer(shape, dtype=self.dtype)
         variable = Variable(value, name=name, path=f"{self._path_prefix}{self.name}/{name}", trainable=trainable,
-                            regularizer=regularizers.get(regularizer))
+                            regularizer=regularizers.get(regularizer), copy=not placeholder)
         self._weights.append(variable)
         return variable
 
@@ -272,7 +277,10 @@ class Layer:
                 f"({', '.join(w.name for w in variables) or 'none'}), got {len(weights)} arrays"
             )
         for variable, value in zip(variables, weights):
-            value = np.asarray(value)
+            value = ops._as_array(f"layer '{self.name}': weight '{variable.name}'", value)
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"layer '{self.name}': weight '{variable.name}' must be numeric, got dtype "
+                                f"{value.dtype} ({variable.path})")
             if value.shape != variable.shape:
                 raise ValueError(f"layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, "
                                  f"got an array of shape {value.shape} ({variable.path})")
@@ -305,7 +313,7 @@ class Layer:
         """Checks the inputs are numeric arrays and, for layers that compute in floats, casts them."""
         if isinstance(inputs, (list, tuple)):
             return [self._prepare(x) for x in inputs]
-        x = np.asarray(inputs)
+        x = ops._as_array(f"{self.name}: the inputs", inputs)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{self.name}: expected a numeric array, got dtype {x.dtype}")
         return x.astype(self.dtype, copy=False) if self.casts_inputs else x
@@ -325,10 +333,13 @@ class Layer:
             mask: bool ``(batch, time)`` marking valid steps, or ``None``.
             training: training mode (dropout on).
         """
-        inputs = self._prepare(inputs)
-        if not self.built:
-            self.build(self._build_shape(inputs))
-        return self._forward(inputs, mask, training, **kwargs)
+        try:
+            prepared = self._prepare(inputs)
+            if not self.built:
+                self.build(self._build_shape(prepared))
+            return self._forward(prepared, mask, training, **kwargs)
+        except MemoryError as error:
+            raise _out_of_memory(self, inputs, error) from None
 
     def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
                   **kwargs: Any) -> Tuple[Any, Any, Pullback]:
@@ -389,6 +400,32 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_WEIGHTS_ASSIGNED_NEXT: contextvars.ContextVar = contextvars.ContextVar("rnnkit_weights_assigned_next", default=False)
+
+
+@contextlib.contextmanager
+def weights_assigned_next() -> Iterator[None]:
+    """Layers built inside it skip their initializers and hold zeros: for a model whose every
+    weight is assigned next (loading a file), building costs no random draw (an orthogonal
+    recurrent kernel's QR decomposition) and no memory before each array is read."""
+    token = _WEIGHTS_ASSIGNED_NEXT.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_ASSIGNED_NEXT.reset(token)
+
+
+def _out_of_memory(layer: Layer, inputs: Any, error: MemoryError) -> MemoryError:
+    """``error`` with the layer and its input shapes in front; the innermost layer names
+    itself once (a wrapper or container re-raises it as it is)."""
+    if getattr(error, "layer_name", None) is not None:
+        return error
+    shapes = [np.shape(x) for x in inputs] if isinstance(inputs, (list, tuple)) else np.shape(inputs)
+    named = MemoryError(f"layer '{layer.name}' ({type(layer).__name__}) on inputs of shape {shapes}: {error}")
+    named.layer_name = layer.name  # type: ignore[attr-defined]
+    return named
 
 
 def _is_shape(value: Any) -> bool:

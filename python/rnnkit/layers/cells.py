@@ -20,7 +20,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_weight_sizes
+from .base import (Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_seed,
+                   check_weight_sizes)
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "run_cell"]
 
@@ -75,7 +76,7 @@ class _KernelCell(Layer):
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.seed = seed
+        self.seed = check_seed(kind, seed)
         self._rng = utils.rng(seed)
 
     @property

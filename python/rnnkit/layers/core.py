@@ -7,8 +7,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
-from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_weight_sizes, dropout_keep,
-                   unary_pullback)
+from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_seed, check_shape, check_weight_sizes,
+                   dropout_keep, unary_pullback)
 
 __all__ = ["Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten", "Reshape", "RepeatVector"]
 
@@ -108,7 +108,9 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Optional[Sequence[Optional[int]]] = None,
                  seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rate, self.noise_shape, self.seed = check_rate("Dropout", "rate", rate), noise_shape, seed
+        self.rate, self.seed = check_rate("Dropout", "rate", rate), check_seed("Dropout", seed)
+        self.noise_shape = None if noise_shape is None else check_shape("Dropout", "noise_shape", noise_shape,
+                                                                        allow_none=True)
         self._rng = utils.rng(seed)
 
     def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
@@ -116,6 +118,9 @@ class Dropout(Layer):
             return x, unary_pullback(lambda dy: dy)
         shape = x.shape if self.noise_shape is None else tuple(
             x.shape[k] if d is None else d for k, d in enumerate(self.noise_shape))
+        if len(shape) != x.ndim or any(s not in (1, n) for s, n in zip(shape, x.shape)):
+            raise ValueError(f"{self.name}: noise_shape {self.noise_shape} does not broadcast against inputs of "
+                             f"shape {x.shape} (each entry must be None, 1 or the input's size)")
         keep = dropout_keep(self._rng, shape, self.rate, x.dtype)
         return x * keep, unary_pullback(lambda dy: dy * keep)
 
@@ -289,7 +294,7 @@ class Reshape(_Reshaping):
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
+        self.target_shape = check_shape("Reshape", "target_shape", target_shape)
         if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
             raise ValueError(f"Reshape: target_shape may hold positive sizes and one -1, got {self.target_shape}")
 

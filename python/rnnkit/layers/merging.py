@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import ops
-from .base import Grads, Layer, Pullback, Shape, check_flag
+from .base import Grads, Layer, Pullback, Shape, check_flag, check_integer, check_shape
 
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "dot"]
@@ -169,7 +169,7 @@ class Concatenate(_Merge):
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = check_integer("Concatenate", "axis", axis)
 
     def _axis(self, rank: int) -> int:
         axis = self.axis if self.axis >= 0 else rank + self.axis
@@ -239,7 +239,12 @@ class Dot(_Merge):
 
     def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axes = [int(a) for a in axes] if isinstance(axes, (list, tuple)) else int(axes)
+        if isinstance(axes, (list, tuple)):
+            self.axes: Any = list(check_shape("Dot", "axes", axes))
+            if len(self.axes) != 2:
+                raise ValueError(f"Dot: axes must be one axis or a pair (one per input), got {axes!r}")
+        else:
+            self.axes = check_integer("Dot", "axes", axes)
         self.normalize = check_flag("Dot", "normalize", normalize)
 
     def _pair(self, ranks: Sequence[int]) -> List[int]:

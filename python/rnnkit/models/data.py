@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -21,7 +21,7 @@ def as_array(name: str, value: Any, dtype: Optional[str] = None) -> np.ndarray:
     """``value`` as an array: numeric, at least 1-D, non-empty and finite, cast to ``dtype``."""
     if value is None:
         raise ValueError(f"'{name}' is required")
-    array = np.asarray(value)
+    array = ops._as_array(f"'{name}'", value)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"'{name}' must be a numeric array, got dtype {array.dtype}")
     if array.ndim == 0 or array.shape[0] == 0:
@@ -40,6 +40,23 @@ def check_same_length(**arrays: Optional[np.ndarray]) -> int:
     return next(iter(lengths.values()))
 
 
+def check_class_weight(class_weight: Any) -> Dict[int, float]:
+    """``class_weight`` as ``{int class: float weight}``; TypeError/ValueError naming it and the
+    entry at fault unless it is a mapping of whole-number classes to finite weights of at least 0."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+    checked = {}
+    for key, weight in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: the classes must be whole numbers, got {key!r}")
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.integer, np.floating)):
+            raise TypeError(f"class_weight: the weight of class {key} must be a number, got {weight!r}")
+        if not (np.isfinite(weight) and weight >= 0):
+            raise ValueError(f"class_weight: the weight of class {key} must be finite and at least 0, got {weight!r}")
+        checked[int(key)] = float(weight)
+    return checked
+
+
 def class_sample_weights(y: np.ndarray, class_weight: Dict[int, float]) -> np.ndarray:
     """Per-sample weights from ``class_weight``: the class is the label (sparse), the argmax
     (one-hot) or the rounded probability (binary), as Keras does."""
@@ -48,8 +65,7 @@ def class_sample_weights(y: np.ndarray, class_weight: Dict[int, float]) -> np.nd
     else:
         labels = np.rint(y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y).astype(int)
     labels = labels.reshape(len(y), -1)[:, 0]
-    lookup = {int(k): float(v) for k, v in class_weight.items()}
-    return np.array([lookup.get(int(label), 1.0) for label in labels])  # unlisted classes weigh 1, as Keras
+    return np.array([class_weight.get(int(label), 1.0) for label in labels])  # unlisted classes weigh 1, as Keras
 
 
 def count(name: str, value: Any, minimum: int, optional: bool = False) -> Optional[int]:
@@ -80,13 +96,14 @@ def verbosity(verbose: Any) -> int:
 
 
 def batches(samples: int, size: int, order: Optional[np.ndarray] = None,
-            steps: Optional[int] = None) -> Iterator[np.ndarray]:
-    """Index arrays of consecutive batches of ``order`` (default 0..samples-1), at most ``steps``."""
-    order = np.arange(samples) if order is None else order
+            steps: Optional[int] = None) -> Iterator[Tuple[Any, int]]:
+    """``(index, count)`` of consecutive batches, at most ``steps``: the index is an array of
+    ``order``'s entries, or without ``order`` a slice, so that the batch is a view, not a copy."""
     for step, start in enumerate(range(0, samples, size)):
         if steps is not None and step >= steps:
             return
-        yield order[start:start + size]
+        stop = min(start + size, samples)
+        yield (slice(start, stop) if order is None else order[start:stop]), stop - start
 
 
 class _Interrupt:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .. import layers as layers_module
+from .. import layers as layers_module, ops
 from ..layers.base import Grads, InputLayer, Layer, Pullback, _auto_name, accumulate
 from ..layers.symbolic import Node, SymbolicTensor, flatten, pack_like
 from .base import BaseModel
@@ -262,8 +262,8 @@ class Model(BaseModel):
     def _check_inputs(self, arrays: List[Any]) -> List[np.ndarray]:
         checked, batch = [], None
         for tensor, value in zip(self._inputs, arrays):
-            x = np.asarray(value)
             name = tensor.node.layer.name
+            x = ops._as_array(f"input '{name}'", value)
             if x.dtype.kind not in "fiub":
                 raise TypeError(f"input '{name}' must be a numeric array, got dtype {x.dtype}")
             if np.dtype(tensor.dtype).kind == "f":

@@ -118,6 +118,20 @@ class Sequential(BaseModel):
         return [self._layers[-1].name] if self._layers else ["output"]
 
     def _flat_inputs(self, inputs: Any) -> List[Any]:
+        """``[x]``: a Sequential model has one input. ``[x]`` and ``{input name: x}`` are taken
+        too, as Keras takes them; a list of several arrays or other dict keys are refused."""
+        if isinstance(inputs, dict):
+            name = self._input.name if self._input is not None else None
+            if list(inputs) != [name]:
+                raise ValueError("a Sequential model takes one input array" +
+                                 (f" (or {{{name!r}: array}})" if name else "") +
+                                 f", got a dict with keys {sorted(map(str, inputs))}")
+            return [inputs[name]]
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(a, np.ndarray) for a in inputs):
+            if len(inputs) != 1:
+                raise ValueError(f"a Sequential model takes one input array, got a list of {len(inputs)} arrays "
+                                 "(use the functional Model for several inputs)")
+            return [inputs[0]]
         return [inputs]
 
     def _pack_inputs(self, arrays: List[Any]) -> Any:

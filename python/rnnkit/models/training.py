@@ -367,9 +367,9 @@ class Trainer:
     # ------------------------------------------------------------------ batches
     def _array_batches(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays, batch_size: int,
                        order: Optional[np.ndarray], steps: Optional[int]) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
-        for index in data.batches(len(xs[0]), batch_size, order, steps):
+        for index, count in data.batches(len(xs[0]), batch_size, order, steps):
             yield ([a[index] for a in xs], None if ys is None else [None if t is None else t[index] for t in ys],
-                   [None if w is None else w[index] for w in sws], len(index))
+                   [None if w is None else w[index] for w in sws], count)
 
     def _source_batches(self, source: data.BatchSource,
                         class_weight: Optional[Dict[int, float]] = None) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
@@ -383,6 +383,15 @@ class Trainer:
             if class_weight is not None and ys is not None:
                 sws = [data.class_sample_weights(ys[0], class_weight)]
             yield xs, ys, sws, len(xs[0])
+
+    def _checked_class_weight(self, class_weight: Any, sample_weight: Any) -> Optional[Dict[int, float]]:
+        if class_weight is None:
+            return None
+        if sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
+        if len(self.output_names) > 1:
+            raise ValueError("class_weight is only supported for models with one output")
+        return data.check_class_weight(class_weight)
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
@@ -424,12 +433,10 @@ class Trainer:
         steps_per_epoch = data.count("steps_per_epoch", steps_per_epoch, minimum=1, optional=True)
         validation_steps = data.count("validation_steps", validation_steps, minimum=1, optional=True)
         validation_freq = data.count("validation_freq", validation_freq, minimum=1)
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        if class_weight is not None and sample_weight is not None:
-            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
-        if class_weight is not None and len(self.output_names) > 1:
-            raise ValueError("class_weight is only supported for models with one output")
+        if (isinstance(validation_split, (bool, np.bool_)) or not isinstance(validation_split, (int, float, np.integer, np.floating))
+                or not 0 <= validation_split < 1):
+            raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+        class_weight = self._checked_class_weight(class_weight, sample_weight)
         source = None
         if data.is_batch_source(x):
             if y is not None or sample_weight is not None:
@@ -609,8 +616,7 @@ class Trainer:
         """One gradient step on one batch; returns its loss (and metrics) as evaluate does.
         ``y`` may be left out for a loss that needs no targets (its ``y_true`` is then ``None``)."""
         self._require_compiled()
-        if class_weight is not None and sample_weight is not None:
-            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time")
+        class_weight = self._checked_class_weight(class_weight, sample_weight)
         xs, ys, sws = self._prepare_data(x, y, sample_weight)
         if class_weight is not None:
             sws = [data.class_sample_weights(ys[0], class_weight)]
