@@ -51,7 +51,8 @@ def parameters(fn):
 def functions():
     """name -> (function, parameters) for every public function of _core."""
     return {name: (getattr(_core, name), parameters(getattr(_core, name)))
-            for name in sorted(dir(_core)) if not name.startswith("_") and callable(getattr(_core, name))}
+            for name in sorted(dir(_core)) if not name.startswith("_") and callable(getattr(_core, name))
+            and not isinstance(getattr(_core, name), type)}  # OptimizerStep is a settings class
 
 
 class Fuzzer:
@@ -139,6 +140,24 @@ class Fuzzer:
             return {k: self.junk() for k in keys}
         return self.junk()
 
+    def optimizer_arguments(self):
+        """A valid optimizer_update call: a random rule and settings, one to three variables."""
+        rule = self.choice(["sgd", "adam", "rmsprop", "adagrad"])
+        dtype = self.choice([np.float32, np.float64])
+        momentum = self.choice([0.0, 0.9])
+        amsgrad, centered = bool(self.rng.random() < 0.5), bool(self.rng.random() < 0.5)
+        needed = {"sgd": (momentum != 0, False, False), "adam": (True, True, amsgrad),
+                  "rmsprop": (True, momentum != 0, centered), "adagrad": (True, False, False)}[rule]
+        shapes = [tuple(self.dims(1, 5) for _ in range(self.dims(1, 2))) for _ in range(self.dims(1, 3))]
+        settings = _core.OptimizerStep(learning_rate=0.01, weight_decay=self.choice([0.0, 0.1]), momentum=momentum,
+                                       nesterov=bool(self.rng.random() < 0.5), beta_1=0.9, beta_2=0.999,
+                                       epsilon=1e-7, amsgrad=amsgrad, rho=0.9, centered=centered,
+                                       step=self.dims(1, 5))
+        return {"rule": rule, "values": [self.floats(s, dtype) for s in shapes],
+                "gradients": [self.floats(s, dtype) for s in shapes],
+                "slots": [[np.abs(self.floats(s, dtype)) if n else None for n in needed] for s in shapes],
+                "decay": [bool(self.rng.random() < 0.5) for _ in shapes], "settings": settings}
+
     def bad_value(self, name, kind, valid, other_caches):
         if kind == "str":
             return self.choice(ACTIVATIONS + [None, 3, b"tanh"])
@@ -148,6 +167,17 @@ class Fuzzer:
             return self.choice([-5, -1, 0, 1, 2, 3, 2**31, 2**70, "2", None, 1.5, True])
         if name == "cache":
             return self.spoil_cache(valid, other_caches)
+        if isinstance(valid, list) and valid and self.rng.random() < 0.7:  # one entry of a list spoiled
+            spoiled, k = list(valid), int(self.rng.integers(len(valid)))
+            entry = spoiled[k]
+            if isinstance(entry, list) and entry and self.rng.random() < 0.7:
+                entry = list(entry)
+                j = int(self.rng.integers(len(entry)))
+                entry[j] = self.spoil_array(entry[j]) if isinstance(entry[j], np.ndarray) else self.random_array()
+                spoiled[k] = entry
+            else:
+                spoiled[k] = self.spoil_array(entry) if isinstance(entry, np.ndarray) else self.junk()
+            return spoiled
         if not isinstance(valid, np.ndarray) or valid.dtype.kind not in "biuf" or self.rng.random() < 0.15:
             return self.junk() if self.rng.random() < 0.5 else self.random_array()
         return self.spoil_array(valid)
@@ -155,6 +185,8 @@ class Fuzzer:
     # ------------------------------------------------------------------ valid calls
     def valid_arguments(self, name):
         """name -> valid value for each parameter of _core.<name>, with a fresh random shape."""
+        if name == "optimizer_update":
+            return self.optimizer_arguments()
         family, _, direction = name.rpartition("_")
         N, T, F, H = self.dims(), self.dims(), self.dims(), self.dims()
         dtype = self.choice([np.float32, np.float64])

@@ -19,7 +19,7 @@ template <typename T>
 constexpr KernelsOf<T> kernels_of() {
   return {&rnnkit::simple_rnn_forward<T>, &rnnkit::simple_rnn_backward<T>, &rnnkit::lstm_forward<T>,
           &rnnkit::lstm_backward<T>,      &rnnkit::gru_forward<T>,         &rnnkit::gru_backward<T>,
-          &rnnkit::dense_forward<T>,      &rnnkit::dense_backward<T>};
+          &rnnkit::dense_forward<T>,      &rnnkit::dense_backward<T>,      &rnnkit::optimizer_update<T>};
 }
 
 const std::atomic<bool>* exchange_interrupt_flag(const std::atomic<bool>* flag) {

@@ -11,6 +11,7 @@
 #include "rnnkit/dense.hpp"
 #include "rnnkit/gru.hpp"
 #include "rnnkit/lstm.hpp"
+#include "rnnkit/optimizers.hpp"
 #include "rnnkit/simple_rnn.hpp"
 
 namespace rnnkit::binding {
@@ -25,10 +26,11 @@ struct KernelsOf {
   decltype(&rnnkit::gru_backward<T>) gru_backward;
   decltype(&rnnkit::dense_forward<T>) dense_forward;
   decltype(&rnnkit::dense_backward<T>) dense_backward;
+  decltype(&rnnkit::optimizer_update<T>) optimizer_update;
 };
 
 // Bumped whenever this struct or a kernel's signature changes, so a stale library is refused.
-constexpr int kKernelTableVersion = 1;
+constexpr int kKernelTableVersion = 2;
 
 struct KernelTable {
   int version;

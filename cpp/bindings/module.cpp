@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -149,7 +150,9 @@ void run_core(Fn&& fn) {
 // The checks of one call; every message starts with the function's name.
 class Checker {
  public:
-  explicit Checker(const char* function) : function_(function) {}
+  // `dtype_source` names the argument whose dtype (float32 or float64) the others must share.
+  explicit Checker(const char* function, const char* dtype_source = "x")
+      : function_(function), dtype_source_(dtype_source) {}
 
   [[noreturn]] void value_error(const std::string& message) const {
     throw py::value_error(std::string(function_) + ": " + message);
@@ -173,7 +176,7 @@ class Checker {
     py::array a = ndarray(name, obj);
     if (!a.dtype().is(py::dtype::of<T>())) {
       type_error(std::string("'") + name + "' must have dtype " +
-                 std::string(py::str(py::dtype::of<T>())) + " like 'x', got " +
+                 std::string(py::str(py::dtype::of<T>())) + " like '" + dtype_source_ + "', got " +
                  std::string(py::str(a.dtype())));
     }
     if (shape_of(a) != shape) {
@@ -238,16 +241,27 @@ class Checker {
   }
 
   // Dispatches on the dtype of x: float32 or float64.
+  // Dispatches on the dtype of the dtype source (x, unless the constructor named another).
   template <typename Call>
-  py::object by_dtype(const py::handle& x, Call&& call) const {
-    const py::dtype dtype = ndarray("x", x).dtype();
+  py::object by_dtype(const py::handle& source, Call&& call) const {
+    const py::dtype dtype = ndarray(dtype_source_, source).dtype();
     if (dtype.is(py::dtype::of<float>())) return call(float{});
     if (dtype.is(py::dtype::of<double>())) return call(double{});
-    type_error("'x' must have dtype float32 or float64, got " + std::string(py::str(dtype)));
+    type_error(std::string("'") + dtype_source_ + "' must have dtype float32 or float64, got " +
+               std::string(py::str(dtype)));
+  }
+
+  // A list or tuple (not a str or an array): the per-variable arguments of optimizer_update.
+  py::sequence sequence(const char* name, const py::handle& obj) const {
+    if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj)) {
+      type_error(std::string("'") + name + "' must be a list or tuple, got " + type_name(obj));
+    }
+    return py::reinterpret_borrow<py::sequence>(obj);
   }
 
  private:
   const char* function_;
+  const char* dtype_source_;
 };
 
 template <typename T>
@@ -661,6 +675,120 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
   });
 }
 
+// ---------------------------------------------------------------- Optimizers
+
+// The slots each rule reads, by position (see rnnkit/optimizers.hpp), given its settings.
+std::array<bool, 3> slots_needed(rnnkit::OptimizerRule rule, double momentum, bool amsgrad, bool centered) {
+  switch (rule) {
+    case rnnkit::OptimizerRule::Sgd:
+      return {momentum != 0, false, false};
+    case rnnkit::OptimizerRule::Adam:
+      return {true, true, amsgrad};
+    case rnnkit::OptimizerRule::RMSprop:
+      return {true, momentum != 0, centered};
+    case rnnkit::OptimizerRule::Adagrad:
+      return {true, false, false};
+  }
+  return {false, false, false};
+}
+
+rnnkit::OptimizerRule optimizer_rule(const Checker& check, const std::string& name) {
+  if (name == "sgd") return rnnkit::OptimizerRule::Sgd;
+  if (name == "adam") return rnnkit::OptimizerRule::Adam;
+  if (name == "rmsprop") return rnnkit::OptimizerRule::RMSprop;
+  if (name == "adagrad") return rnnkit::OptimizerRule::Adagrad;
+  check.value_error("'rule' must be one of 'sgd', 'adam', 'rmsprop', 'adagrad', got '" + name + "'");
+}
+
+// An array the core updates in place: dtype T, `shape`, C-contiguous and writeable (a copy
+// would leave the caller's array unchanged, so none is made).
+template <typename T>
+Array<T> in_place(const Checker& check, const std::string& name, const py::handle& obj, const Shape& shape) {
+  py::array a = check.ndarray(name.c_str(), obj);
+  if (!a.dtype().is(py::dtype::of<T>()) || shape_of(a) != shape) {
+    check.type_error("'" + name + "' must have dtype " + std::string(py::str(py::dtype::of<T>())) + " and shape " +
+                     format_shape(shape) + ", got " + std::string(py::str(a.dtype())) + " " + format_shape(shape_of(a)));
+  }
+  if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+    check.value_error("'" + name + "' must be a writeable C-contiguous array: it is updated in place");
+  }
+  return py::reinterpret_borrow<Array<T>>(a);
+}
+
+// Whether two of one variable's buffers overlap: the core reads and writes them as distinct.
+bool overlapping(const std::vector<std::pair<const char*, const char*>>& ranges) {
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    for (size_t j = i + 1; j < ranges.size(); ++j) {
+      if (ranges[i].first < ranges[j].second && ranges[j].first < ranges[i].second) return true;
+    }
+  }
+  return false;
+}
+
+py::object optimizer_update(py::handle rule_arg, py::handle values_arg, py::handle gradients_arg,
+                            py::handle slots_arg, py::handle decay_arg, py::handle settings) {
+  const Checker check("optimizer_update", "values[0]");
+  if (!py::isinstance<py::str>(rule_arg)) check.type_error("'rule' must be a str, got " + type_name(rule_arg));
+  if (!py::isinstance<rnnkit::OptimizerStep>(settings)) {
+    check.type_error("'settings' must be an rnnkit._core.OptimizerStep, got " + type_name(settings));
+  }
+  const std::string rule_name = rule_arg.cast<std::string>();
+  rnnkit::OptimizerStep step = settings.cast<rnnkit::OptimizerStep>();
+  step.rule = optimizer_rule(check, rule_name);
+  const py::sequence values = check.sequence("values", values_arg), gradients = check.sequence("gradients", gradients_arg);
+  const py::sequence slots = check.sequence("slots", slots_arg), decay = check.sequence("decay", decay_arg);
+  const size_t count = values.size();
+  if (gradients.size() != count || slots.size() != count || decay.size() != count) {
+    check.value_error("'values', 'gradients', 'slots' and 'decay' must have one entry per variable, got " +
+                      std::to_string(count) + ", " + std::to_string(gradients.size()) + ", " +
+                      std::to_string(slots.size()) + " and " + std::to_string(decay.size()));
+  }
+  if (count == 0) return py::none();
+  const auto needed = slots_needed(step.rule, step.momentum, step.amsgrad, step.centered);
+  return check.by_dtype(values[0], [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    std::vector<Array<T>> held;  // keeps every array (and any contiguous copy of a gradient) alive
+    std::vector<rnnkit::OptimizerVariable<T>> variables(count);
+    for (size_t k = 0; k < count; ++k) {
+      const std::string at = "[" + std::to_string(k) + "]";
+      Array<T> value = in_place<T>(check, "values" + at, values[k], shape_of(check.ndarray("values", values[k])));
+      const Shape shape = shape_of(value);
+      Array<T> gradient = check.array<T>(("gradients" + at).c_str(), gradients[k], shape, "like 'values" + at + "'");
+      auto& variable = variables[k];
+      variable.size = value.size();
+      variable.value = value.mutable_data();
+      variable.gradient = gradient.data();
+      variable.decay = check.flag(("decay" + at).c_str(), decay[k]);
+      std::vector<std::pair<const char*, const char*>> ranges;
+      auto add_range = [&](const T* data) {
+        ranges.emplace_back(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data + variable.size));
+      };
+      add_range(variable.value);
+      add_range(variable.gradient);
+      const py::sequence slot_list = check.sequence(("slots" + at).c_str(), slots[k]);
+      if (slot_list.size() != 3) check.value_error("'slots" + at + "' must hold 3 entries (arrays or None)");
+      for (size_t j = 0; j < 3; ++j) {
+        const py::object slot = slot_list[j];
+        const std::string name = "slots" + at + "[" + std::to_string(j) + "]";
+        if (slot.is_none() != !needed[j]) {
+          check.value_error("'" + name + "' must be " + (needed[j] ? "an array" : "None") + " for rule '" +
+                            rule_name + "' with these settings");
+        }
+        if (slot.is_none()) continue;
+        Array<T> array = in_place<T>(check, name, slot, shape);
+        variable.slots[j] = array.mutable_data();
+        add_range(variable.slots[j]);
+        held.push_back(std::move(array));
+      }
+      if (overlapping(ranges)) check.value_error("the arrays of variable " + at + " must not overlap");
+      held.push_back(std::move(value));
+      held.push_back(std::move(gradient));
+    }
+    run_core([&] { kernels().of<T>().optimizer_update(step, variables.data(), static_cast<Index>(count)); });
+    return py::none();
+  });
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -682,7 +810,8 @@ PYBIND11_MODULE(_core, m) {
   } catch (const std::runtime_error& error) {
     throw py::import_error(std::string("rnnkit: ") + error.what());
   }
-  const py::module_ signal = py::module_::import("signal");
+  // _signal's getsignal returns the handler as it is; signal's wraps it in an enum on every call.
+  const py::module_ signal = py::module_::import("_signal");
   python_signals = new PythonSignals{
       py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>(),
       signal.attr("getsignal"), signal.attr("SIGINT"), signal.attr("default_int_handler")};
@@ -715,6 +844,29 @@ PYBIND11_MODULE(_core, m) {
   m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
+  py::class_<rnnkit::OptimizerStep>(m, "OptimizerStep", "The settings of one optimizer step (rnnkit/optimizers.hpp).")
+      .def(py::init([](double learning_rate, double weight_decay, double momentum, bool nesterov, double beta_1,
+                       double beta_2, double epsilon, bool amsgrad, double rho, bool centered, Index step) {
+             rnnkit::OptimizerStep s;
+             s.learning_rate = learning_rate;
+             s.weight_decay = weight_decay;
+             s.momentum = momentum;
+             s.nesterov = nesterov;
+             s.beta_1 = beta_1;
+             s.beta_2 = beta_2;
+             s.epsilon = epsilon;
+             s.amsgrad = amsgrad;
+             s.rho = rho;
+             s.centered = centered;
+             s.step = step;
+             return s;
+           }),
+           "learning_rate"_a, "weight_decay"_a = 0.0, "momentum"_a = 0.0, "nesterov"_a = false, "beta_1"_a = 0.0,
+           "beta_2"_a = 0.0, "epsilon"_a = 0.0, "amsgrad"_a = false, "rho"_a = 0.0, "centered"_a = false,
+           "step"_a = 1);
+  m.def("optimizer_update", &optimizer_update, "rule"_a, "values"_a, "gradients"_a, "slots"_a, "decay"_a,
+        "settings"_a,
+        "Updates every variable (and its slots) in place with one step of the rule; see rnnkit.optimizers.");
   m.def("set_num_threads", [](int threads) {
     if (threads < 1) throw py::value_error("set_num_threads: threads must be at least 1, got " + std::to_string(threads));
     kernels().set_num_threads(threads);

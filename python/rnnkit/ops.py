@@ -194,6 +194,29 @@ def no_backward() -> Iterator[None]:
         _NO_BACKWARD.reset(token)
 
 
+_TRUSTED: contextvars.ContextVar = contextvars.ContextVar("rnnkit_ops_trusted", default=False)
+
+
+@contextlib.contextmanager
+def trusted_arrays() -> Iterator[None]:
+    """Forward calls inside this context take their arrays as already checked and as
+    unchanging until their backward pass: no NaN check and no protective copy. The fit loop's
+    steps run inside it: their data were checked once before the first batch, every other
+    array is computed, and the weights change only after the pullback. (Weights that training
+    turned to NaN then give a NaN loss, as in Keras, which ``TerminateOnNaN`` catches.)"""
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def _unprotected() -> bool:
+    """Whether the arrays a backward pass reads need no copy: no backward pass will run
+    (:func:`no_backward`), or nothing changes them before it (:func:`trusted_arrays`)."""
+    return _NO_BACKWARD.get() or _TRUSTED.get()
+
+
 def _first_nonfinite(array: np.ndarray) -> Optional[Tuple[int, ...]]:
     """The index (C order) of the first NaN or infinity of a float ``array``, or ``None``.
 
@@ -256,6 +279,8 @@ def _finite_arrays(function: str, keep: Tuple[str, ...], **arrays: Any) -> Dict[
     again), unless inside :func:`no_backward`. A copy that does not fit in memory raises
     MemoryError naming ``function`` and the argument.
     """
+    if _TRUSTED.get():
+        return {name: None if value is None else np.asarray(value) for name, value in arrays.items()}
     copy = not _NO_BACKWARD.get()
     out = {}
     for name, value in arrays.items():
@@ -278,14 +303,14 @@ def _keep(array: np.ndarray, source: Any = None) -> np.ndarray:
     """``array`` for a backward pass to read later: a copy if the caller can still change it
     (``source``, the caller's argument, defaults to ``array``), unless inside :func:`no_backward`.
     Layers use it for the arrays their own pullbacks read."""
-    if _NO_BACKWARD.get() or not _may_change(array if source is None else source, array):
+    if _unprotected() or not _may_change(array if source is None else source, array):
         return array
     return np.array(array, order="C", copy=True)
 
 
 def _kept_mask(mask: Optional[np.ndarray], source: Any) -> Optional[np.ndarray]:
     """The (N, T) mask the backward pass reads, copied if the caller's ``mask`` may change."""
-    if mask is None or _NO_BACKWARD.get() or not _may_change(source, mask):
+    if mask is None or _unprotected() or not _may_change(source, mask):
         return mask
     return np.array(mask, order="C", copy=True)
 
@@ -521,7 +546,7 @@ def dense_forward(
     y = _core.dense_forward(a["x"], a["kernel"], a["bias"], activation)
     # The backward pass reads the output (the activation's derivative): keep our own copy,
     # since ``output`` is the caller's to change. A linear layer's derivative does not read it.
-    y_kept = y if activation == "linear" or _NO_BACKWARD.get() else y.copy()
+    y_kept = y if activation == "linear" or _unprotected() else y.copy()
 
     def backward(dy):
         return _core.dense_backward(a["x"], a["kernel"], a["bias"], y_kept, dy, activation)

@@ -10,6 +10,9 @@ Each step, as Keras 3: gradients that are ``None`` are skipped; the rest are cas
 variable's dtype, clipped (``clipnorm``, ``clipvalue`` or ``global_clipnorm``), weight decay is
 applied if set (``w -= w * weight_decay * learning_rate``), then the update rule runs and
 ``iterations`` grows by one. A schedule is evaluated at ``iterations`` (0 on the first step).
+The built-in rules run in the C++ core: one call per step updates every variable and its
+slots in place, weight decay included, in one pass over each (no temporary arrays). A
+subclass that overrides ``update_step`` runs its own rule, one variable at a time.
 
 State: ``get_state()`` returns ``{"iterations": int64 0-d array, "learning_rate": float64 0-d
 array (only when the rate is a float, not a schedule), "<slot>/<variable path>": array}``, e.g.
@@ -25,10 +28,11 @@ import re
 import sys
 import types
 import warnings
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union, cast
 
 import numpy as np
 
+from . import _core
 from ._arguments import check_flag
 from .serialization import class_and_config, serialize_object
 from .variables import Variable
@@ -365,9 +369,6 @@ class Optimizer:
         self._trainable_variables = list(variables)
         self.built = True
 
-    def _slot(self, variable: Variable, name: str) -> np.ndarray:
-        return self._slots[variable.path][name]
-
     @property
     def variables(self) -> List[np.ndarray]:
         """The state arrays, as Keras 3 lists them: ``iterations`` (a 0-d copy), ``learning_rate``
@@ -482,9 +483,12 @@ class Optimizer:
         variables = [v for _, v in pairs]
         gradients = self._clip_gradients(gradients)
         learning_rate = self.learning_rate
-        self._apply_weight_decay(variables, learning_rate)
-        for gradient, variable in zip(gradients, variables):
-            self.update_step(gradient, variable, learning_rate)
+        if type(self).update_step is _FusedOptimizer.update_step:  # a built-in rule: one C++ call for all
+            cast(_FusedOptimizer, self)._fused_update(gradients, variables, learning_rate, weight_decay=True)
+        else:
+            self._apply_weight_decay(variables, learning_rate)
+            for gradient, variable in zip(gradients, variables):
+                self.update_step(gradient, variable, learning_rate)
         self.iterations += 1
 
     @staticmethod
@@ -561,7 +565,47 @@ class Optimizer:
         return f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate} iterations={self.iterations}>"
 
 
-class SGD(Optimizer):
+class _FusedOptimizer(Optimizer):
+    """The built-in optimizers: their rules run in C++ (``rnnkit._core.optimizer_update``), one
+    call for all the variables of a step, updating values and slots in place in one pass each
+    (weight decay included). A subclass that overrides ``update_step`` runs its own rule, one
+    variable at a time, as Keras' optimizers do."""
+
+    #: The rule's name for the core, and its slots by position (None: no slot there).
+    _rule: str = ""
+    _slot_order: Tuple[Optional[str], ...] = (None, None, None)
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        """The rule's settings, as ``_core.OptimizerStep`` arguments."""
+        raise NotImplementedError
+
+    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
+        """Updates ``variable.value`` (and the slots) in place, without weight decay.
+
+        Args:
+            gradient: the clipped gradient, variable's shape and dtype.
+            variable: the variable.
+            learning_rate: the step's learning rate.
+        """
+        self._fused_update([gradient], [variable], learning_rate, weight_decay=False)
+
+    def _fused_update(self, gradients: Sequence[np.ndarray], variables: Sequence[Variable], learning_rate: float,
+                      weight_decay: bool) -> None:
+        step = _core.OptimizerStep(learning_rate=float(learning_rate), weight_decay=float(self.weight_decay or 0.0),
+                                   step=self.iterations + 1, **self._rule_settings())
+        by_dtype: Dict[np.dtype, List[int]] = {}
+        for k, variable in enumerate(variables):
+            by_dtype.setdefault(variable.dtype, []).append(k)
+        for indices in by_dtype.values():  # one call per dtype (a model may mix float32 and float64 layers)
+            chosen = [variables[k] for k in indices]
+            _core.optimizer_update(
+                self._rule, [v.value for v in chosen], [gradients[k] for k in indices],
+                [[None if name is None else self._slots[v.path].get(name) for name in self._slot_order]
+                 for v in chosen],
+                [weight_decay and self.weight_decay is not None and self._uses_weight_decay(v) for v in chosen], step)
+
+
+class SGD(_FusedOptimizer):
     """Gradient descent with optional (Nesterov) momentum.
 
     ``momentum == 0``: ``w -= lr * g``. Otherwise ``m = momentum * m - lr * g`` and ``w += m``,
@@ -585,26 +629,19 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = check_flag("SGD", "`nesterov`", nesterov)
 
+    _rule, _slot_order = "sgd", ("momentum", None, None)
+
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0} if self.momentum != 0 else {}
 
-    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
-        dtype = variable.dtype.type
-        lr = dtype(learning_rate)
-        if self.momentum == 0:
-            variable.value -= gradient * lr
-            return
-        momentum = dtype(self.momentum)
-        m = self._slot(variable, "momentum")
-        m *= momentum
-        m -= gradient * lr
-        variable.value += (m * momentum - gradient * lr) if self.nesterov else m
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-class Adam(Optimizer):
+class Adam(_FusedOptimizer):
     """Adam, in Keras 3's form. With ``t = iterations + 1``:
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``m += (g - m) * (1 - beta_1)``,
     ``v += (g**2 - v) * (1 - beta_2)``, ``w -= alpha * m / (sqrt(v) + epsilon)``; with
@@ -631,23 +668,13 @@ class Adam(Optimizer):
         self.epsilon = _check_setting(owner, "epsilon", epsilon, 0.0)
         self.amsgrad = check_flag(owner, "`amsgrad`", amsgrad)
 
+    _rule, _slot_order = "adam", ("momentum", "velocity", "velocity_hat")
+
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0, "velocity": 0.0, **({"velocity_hat": 0.0} if self.amsgrad else {})}
 
-    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
-        dtype = variable.dtype.type
-        step = dtype(self.iterations + 1)
-        one = dtype(1)
-        alpha = dtype(learning_rate) * np.sqrt(one - dtype(self.beta_2) ** step) / (one - dtype(self.beta_1) ** step)
-        m = self._slot(variable, "momentum")
-        v = self._slot(variable, "velocity")
-        m += (gradient - m) * dtype(1 - self.beta_1)
-        v += (np.square(gradient) - v) * dtype(1 - self.beta_2)
-        if self.amsgrad:
-            v_hat = self._slot(variable, "velocity_hat")
-            np.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        variable.value -= m * alpha / (np.sqrt(v) + dtype(self.epsilon))
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -674,7 +701,7 @@ class AdamW(Adam):
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
 
 
-class RMSprop(Optimizer):
+class RMSprop(_FusedOptimizer):
     """RMSprop, in Keras 3's form: ``velocity = rho * velocity + (1 - rho) * g**2``; centered:
     ``average_gradient = rho * average_gradient + (1 - rho) * g`` and ``denominator = velocity -
     average_gradient**2 + epsilon``, else ``denominator = velocity + epsilon``; ``increment =
@@ -701,6 +728,8 @@ class RMSprop(Optimizer):
         self.epsilon = _check_setting("RMSprop", "epsilon", epsilon, 0.0)
         self.centered = check_flag("RMSprop", "`centered`", centered)
 
+    _rule, _slot_order = "rmsprop", ("velocity", "momentum", "average_gradient")
+
     def _slot_initial_values(self) -> Dict[str, float]:
         slots = {"velocity": 0.0}
         if self.momentum > 0:
@@ -709,34 +738,15 @@ class RMSprop(Optimizer):
             slots["average_gradient"] = 0.0
         return slots
 
-    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
-        dtype = variable.dtype.type
-        rho, decay, epsilon = dtype(self.rho), dtype(1 - self.rho), dtype(self.epsilon)
-        velocity = self._slot(variable, "velocity")
-        velocity *= rho
-        velocity += decay * np.square(gradient)
-        if self.centered:
-            average = self._slot(variable, "average_gradient")
-            average *= rho
-            average += decay * gradient
-            denominator = velocity - np.square(average) + epsilon
-        else:
-            denominator = velocity + epsilon
-        increment = dtype(learning_rate) * gradient / np.sqrt(denominator)
-        if self.momentum > 0:
-            m = self._slot(variable, "momentum")
-            m *= dtype(self.momentum)
-            m += increment
-            variable.value -= m
-        else:
-            variable.value -= increment
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}
 
 
-class Adagrad(Optimizer):
+class Adagrad(_FusedOptimizer):
     """Adagrad: ``accumulator += g**2``, ``w -= lr * g / sqrt(accumulator + epsilon)``
     (epsilon inside the root). Slot: ``accumulator``, starting at ``initial_accumulator_value``.
 
@@ -756,14 +766,13 @@ class Adagrad(Optimizer):
                                                         initial_accumulator_value, 0.0)
         self.epsilon = _check_setting("Adagrad", "epsilon", epsilon, 0.0)
 
+    _rule, _slot_order = "adagrad", ("accumulator", None, None)
+
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"accumulator": self.initial_accumulator_value}
 
-    def update_step(self, gradient: np.ndarray, variable: Variable, learning_rate: float) -> None:
-        dtype = variable.dtype.type
-        accumulator = self._slot(variable, "accumulator")
-        accumulator += np.square(gradient)
-        variable.value -= dtype(learning_rate) * gradient / np.sqrt(accumulator + dtype(self.epsilon))
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"epsilon": self.epsilon}
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

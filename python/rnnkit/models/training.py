@@ -305,10 +305,11 @@ class Trainer:
 
     def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays) -> Logs:
         """Forward with the masks, losses and their gradients under the masks, pullback, optimizer."""
-        outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=True)
-        flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
-        logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=True)
-        _, grads = pullback(self._pack_outputs(d_outputs))
+        with ops.trusted_arrays():  # the batch was checked with the data; the weights change after the pullback
+            outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=True)
+            flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
+            logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=True)
+            _, grads = pullback(self._pack_outputs(d_outputs))
         variables = self.trainable_weights
         gradients = []
         for v in variables:
@@ -322,7 +323,7 @@ class Trainer:
         return logs
 
     def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays) -> Logs:
-        with ops.no_backward():  # no pullback is used: the kernels need not keep copies
+        with ops.no_backward(), ops.trusted_arrays():  # no pullback; the batch was checked with the data
             outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
         flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
         logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=False)
@@ -602,7 +603,7 @@ class Trainer:
         collected: List[List[np.ndarray]] = []
         for step, (xb, _, _, _) in enumerate(batches):
             callback_list.on_predict_batch_begin(step)
-            with ops.no_backward():
+            with ops.no_backward(), ops.trusted_arrays():  # the batch was checked with the data
                 outputs = self.forward(self._pack_inputs(xb), training=False)[0]
             collected.append(self._flat_outputs(outputs))
             callback_list.on_predict_batch_end(step, {"outputs": outputs})
