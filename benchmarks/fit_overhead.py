@@ -7,7 +7,7 @@ microsecond per call, counts as outside). ``--python-adam`` trains with Keras' A
 in NumPy as a user subclass would (one variable at a time, temporaries per operation),
 for comparison with the built-in Adam, whose update is one C++ call per step.
 
-    python benchmarks/fit_overhead.py [--threads 2] [--steps 200] [--repeats 5] [--python-adam]
+    python benchmarks/fit_overhead.py [--threads 2] [--steps 200] [--repeats 5] [--python-adam] [--quick]
 """
 
 from __future__ import annotations
@@ -96,6 +96,29 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
             "best": best, "runs": runs}
 
 
+def measure_optimizers(args: argparse.Namespace) -> Dict[str, float]:
+    """Milliseconds per Adam step on the same model's variables: the built-in rule (one C++
+    call for all variables) against the NumPy rule, both from ``optimizer.apply``."""
+    import numpy as np
+    import rnnkit
+    from rnnkit import layers
+
+    model = rnnkit.Sequential([layers.Input((args.time, args.features)), layers.LSTM(args.units), layers.Dense(1)])
+    variables = model.trainable_weights
+    rng = np.random.default_rng(1)
+    gradients = [rng.normal(size=v.shape).astype(v.dtype) for v in variables]
+    result = {"parameters": float(sum(v.value.size for v in variables))}
+    repeats = 5 if args.quick else 200
+    for name, optimizer in (("built_in_adam_ms", rnnkit.optimizers.Adam()), ("numpy_adam_ms", _python_adam())):
+        for _ in range(5):
+            optimizer.apply(gradients, variables)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            optimizer.apply(gradients, variables)
+        result[name] = 1e3 * (time.perf_counter() - start) / repeats
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
@@ -107,15 +130,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--python-adam", action="store_true", help="train with Adam written in NumPy")
     parser.add_argument("--json", help="also write the result here")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.units, args.steps, args.repeats = 16, 5, 1
     common.configure_threads(args.threads)  # before numpy is imported
     result = measure(args)
+    result["optimizer_step"] = measure_optimizers(args)
     best = result["best"]
     print(f"LSTM({args.units}), batch {args.batch}, {args.time} steps, {args.threads} threads, "
           f"{'NumPy' if args.python_adam else 'built-in'} Adam; kernels {result['isa']}")
     print(f"  step {result['median_step_ms']:.3f} ms (median of {args.repeats}); outside the core "
           f"{100 * result['median_outside_share']:.1f}% (median)")
     print("  best run, per step: " + ", ".join(f"{k[:-3]} {v:.3f} ms" for k, v in best.items() if k.endswith("_ms")))
+    step = result["optimizer_step"]
+    print(f"  Adam step alone ({step['parameters']:.0f} parameters): built-in {step['built_in_adam_ms']:.3f} ms, "
+          f"NumPy {step['numpy_adam_ms']:.3f} ms")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)

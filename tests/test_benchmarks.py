@@ -76,3 +76,12 @@ def test_quick_functional_benchmark_reports_overheads(tmp_path):
     else:
         assert profile is None
     assert "| Model: 2 x (Input, LSTM), concatenate, Dense |" in results["report"]
+
+
+def test_quick_fit_overhead_benchmark_splits_the_step(tmp_path):
+    results = run_quick("fit_overhead.py", tmp_path / "fit_overhead.json")
+    run = results["runs"][0]
+    assert run["step_ms"] > run["core_ms"] > 0 and 0 < run["outside_share"] < 1
+    assert run["lstm_forward_ms"] > 0 and run["optimizer_update_ms"] > 0
+    step = results["optimizer_step"]
+    assert step["built_in_adam_ms"] > 0 and step["numpy_adam_ms"] > 0
