@@ -85,3 +85,9 @@ def test_quick_fit_overhead_benchmark_splits_the_step(tmp_path):
     assert run["lstm_forward_ms"] > 0 and run["optimizer_update_ms"] > 0
     step = results["optimizer_step"]
     assert step["built_in_adam_ms"] > 0 and step["numpy_adam_ms"] > 0
+
+
+def test_quick_threads_benchmark_compares_one_and_two_threads(tmp_path):
+    results = run_quick("threads.py", tmp_path / "threads.json")
+    (row,) = results["rows"]
+    assert row["one_thread_ms"] > 0 and row["two_threads_ms"] > 0

@@ -75,3 +75,48 @@ def test_thread_count_is_validated_and_kept(restore_threads):
         rnnkit.config.set_num_threads(0)
     with pytest.raises(TypeError, match="integer"):
         rnnkit.config.set_num_threads(2.0)
+
+
+def test_concurrent_calls_from_python_threads_agree_with_serial_ones(restore_threads):
+    """The workers serve one call at a time; a call that finds them busy uses threads of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rnnkit.config.set_num_threads(2)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    kernel = rng.standard_normal((F, 4 * H)).astype(np.float32) * 0.1
+    recurrent = rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.1
+    serial = ops.lstm_forward(x, kernel, recurrent).output
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(lambda _: ops.lstm_forward(x, kernel, recurrent).output, range(16)))
+    for output in outputs:
+        np.testing.assert_array_equal(output, serial)
+
+
+def test_a_forked_child_splits_calls_with_workers_of_its_own():
+    """The parent's workers do not exist in a child made by fork(): the child must not wait
+    for them (it would hang), and must still get the same numbers."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import numpy as np
+        import rnnkit
+        from rnnkit import ops
+        rnnkit.config.set_num_threads(2)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(({N}, {T}, {F}))
+        kernel, recurrent = rng.standard_normal(({F}, {4 * H})) * 0.1, rng.standard_normal(({H}, {4 * H})) * 0.1
+        parent = ops.lstm_forward(x, kernel, recurrent).output  # starts the parent's workers
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(30)  # a hang ends the child with SIGALRM
+            child = ops.lstm_forward(x, kernel, recurrent).output
+            os._exit(0 if np.array_equal(child, parent) else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])

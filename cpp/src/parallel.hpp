@@ -14,6 +14,13 @@
 
 namespace rnnkit::detail {
 
+using PartFunction = void (*)(void* context, Index part);
+
+// Runs run(context, part) for every part in [0, parts) on the core's persistent workers,
+// part 0 on the calling thread; false (nothing run) if the workers are busy with another
+// call (threads.cpp).
+bool run_parts_on_pool(Index parts, PartFunction run, void* context);
+
 // Runs fn(begin, end) over contiguous ranges covering [0, count), one per thread, each at
 // least `grain` long; the calling thread takes the first range. Returns when all are done
 // and rethrows the first exception any of them threw.
@@ -34,7 +41,17 @@ void parallel_ranges(Index count, Index grain, Fn&& fn) {
       errors[part] = std::current_exception();
     }
   };
-  std::vector<std::thread> workers;
+  auto rethrow_first = [&] {
+    for (auto& error : errors) {
+      if (error) std::rethrow_exception(error);
+    }
+  };
+  if (run_parts_on_pool(parts, [](void* context, Index part) { (*static_cast<decltype(run)*>(context))(part); },
+                        &run)) {
+    rethrow_first();
+    return;
+  }
+  std::vector<std::thread> workers;  // the pool is busy: threads of this call's own
   workers.reserve(parts - 1);
   for (Index part = 1; part < parts; ++part) {
     try {
@@ -45,9 +62,7 @@ void parallel_ranges(Index count, Index grain, Fn&& fn) {
   }
   run(0);
   for (auto& worker : workers) worker.join();
-  for (auto& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
+  rethrow_first();
 }
 
 // A product worth splitting: about 2^22 multiply-adds or more per thread.

@@ -2,7 +2,8 @@
 // thread runs the whole sequence for its share of the batch) and the large matrix products
 // before and after the loop by rows or columns. Each piece runs single-threaded BLAS and
 // joins once at the end, with no barrier per time step, so a busy machine slows a call
-// down in proportion instead of stalling it. Default: the machine's hardware threads.
+// down in proportion instead of stalling it. The pieces run on workers started once, which
+// sleep between calls. Default: the machine's hardware threads.
 #pragma once
 
 namespace rnnkit {
