@@ -715,3 +715,16 @@ def test_set_weights_refuses_text():
         model.set_weights([np.full(w.shape, "abc") for w in model.get_weights()])
     with raises(TypeError, "layer 'dense': weight 'bias' must be numeric, got dtype <U3"):
         model.layers[0].set_weights([w for w in model.get_weights()[:1]] + [np.full((2,), "abc")])
+
+
+def test_misaligned_inputs_are_read_from_aligned_copies():
+    """A float64 array 4 bytes off its alignment (a view of a byte buffer) is copied before the
+    core reads it: reading a misaligned double is undefined behaviour in C++."""
+    x, kernel, recurrent = _sequence_args("lstm")
+    raw = np.zeros(x.nbytes + 16, np.uint8)
+    start = (-raw.ctypes.data) % 8 + 4
+    shifted = raw[start:start + x.nbytes].view(np.float64).reshape(x.shape)
+    shifted[...] = x
+    assert not shifted.flags.aligned
+    np.testing.assert_array_equal(ops.lstm_forward(shifted, kernel, recurrent).output,
+                                  ops.lstm_forward(x, kernel, recurrent).output)

@@ -36,7 +36,8 @@ LOGS="$WORK/logs"          # sanitizer reports, one file per reporting process
 PYTEST_LOG="$WORK/pytest.log"
 
 # The kernel tests: the numerical kernels, their gradients, argument checking (including the
-# fuzzing child process of test_bad_input.py), threading, golden values and property tests.
+# fuzzing child process of test_bad_input.py), threading (the workers, forked children),
+# the optimizers' update rules, golden values and property tests.
 KERNEL_TESTS=(
   tests/test_forward_reference.py
   tests/test_gradients.py
@@ -44,6 +45,8 @@ KERNEL_TESTS=(
   tests/test_recurrent_dropout.py
   tests/test_bad_input.py
   tests/test_threads.py
+  tests/test_optimizer_core.py
+  tests/test_optimizers.py
   tests/test_golden.py
   tests/test_reproducible.py
   tests/test_properties.py

@@ -26,8 +26,11 @@ using rnnkit::Index;
 
 namespace {
 
+// C-contiguous and aligned for T: a converted input that is neither (a view of a byte buffer
+// at an odd offset, say) is copied, since reading a misaligned T is undefined behaviour.
+constexpr int kAligned = py::detail::npy_api::NPY_ARRAY_ALIGNED_;
 template <typename T>
-using Array = py::array_t<T, py::array::c_style>;
+using Array = py::array_t<T, py::array::c_style | kAligned>;
 using Shape = std::vector<Index>;
 
 // Every array the core writes (outputs, caches, gradients) starts on a 64-byte boundary.
@@ -709,8 +712,8 @@ Array<T> in_place(const Checker& check, const std::string& name, const py::handl
     check.type_error("'" + name + "' must have dtype " + std::string(py::str(py::dtype::of<T>())) + " and shape " +
                      format_shape(shape) + ", got " + std::string(py::str(a.dtype())) + " " + format_shape(shape_of(a)));
   }
-  if (!(a.flags() & py::array::c_style) || !a.writeable()) {
-    check.value_error("'" + name + "' must be a writeable C-contiguous array: it is updated in place");
+  if (!(a.flags() & py::array::c_style) || !(a.flags() & kAligned) || !a.writeable()) {
+    check.value_error("'" + name + "' must be a writeable, aligned, C-contiguous array: it is updated in place");
   }
   return py::reinterpret_borrow<Array<T>>(a);
 }
