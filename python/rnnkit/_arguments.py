@@ -16,14 +16,20 @@ def check_flag(kind: str, name: str, value: Any) -> bool:
     raise TypeError(f"{kind}: {name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is a whole number (Python or NumPy), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or NumPy int or float), not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_integer(kind: str, name: str, value: Any) -> int:
     """``value`` as an int; TypeError naming ``kind`` and the argument unless it is a whole
     number (not a bool, a float or text)."""
-    if not _is_integer(value):
+    if not is_integer(value):
         raise TypeError(f"{kind}: {name} must be an integer, got {value!r} of type {type(value).__name__}")
     return int(value)
 
@@ -40,7 +46,7 @@ def check_shape(kind: str, name: str, value: Any, *, allow_none: bool = False) -
     """``value`` as a tuple of ints (``None`` entries kept when ``allow_none``); TypeError naming
     ``kind`` and the argument unless it is a list or tuple of such entries."""
     entries = value if isinstance(value, (list, tuple)) else None
-    if entries is None or not all(_is_integer(d) or (allow_none and d is None) for d in entries):
+    if entries is None or not all(is_integer(d) or (allow_none and d is None) for d in entries):
         expected = "integers or None" if allow_none else "integers"
         raise TypeError(f"{kind}: {name} must be a tuple of {expected}, got {value!r}")
     return tuple(None if d is None else int(d) for d in entries)

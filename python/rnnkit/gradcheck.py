@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from ._arguments import is_number
+
 __all__ = ["gradcheck", "GradcheckReport", "GradcheckError", "InputCheck"]
 
 
@@ -229,7 +231,7 @@ def gradcheck(
     for name, value, positive in (("eps", eps, True), ("atol", atol, False), ("rtol", rtol, False)):
         if value is None and name == "eps":
             continue
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if not is_number(value):
             raise TypeError(f"gradcheck: '{name}' must be a number, got {value!r} of type {type(value).__name__}")
         if not (np.isfinite(value) and (value > 0 if positive else value >= 0)):
             raise ValueError(f"gradcheck: '{name}' must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")

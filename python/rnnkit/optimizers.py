@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, U
 import numpy as np
 
 from . import _core
-from ._arguments import check_flag
+from ._arguments import check_flag, is_number
 from .serialization import class_and_config, serialize_object
 from .variables import Variable
 
@@ -256,7 +256,7 @@ def _check_setting(owner: str, name: str, value: Any, low: float, high: float = 
     silently turn the weights to NaN or switch the setting off."""
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{owner}: `{name}` must be a number, got {value!r} of type {type(value).__name__}")
     below = value <= low if open_low else value < low
     above = value >= high if open_high else value > high

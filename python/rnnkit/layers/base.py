@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import config, initializers, ops, regularizers
-from .._arguments import check_flag, check_integer, check_seed, check_shape
+from .._arguments import check_flag, check_integer, check_seed, check_shape, is_integer, is_number
 from . import symbolic
 from ..variables import Variable
 
@@ -71,7 +71,7 @@ def as_list(value: Any) -> List[Any]:
 # ---------------------------------------------------------------------- argument checks
 def check_rate(kind: str, name: str, value: Any) -> float:
     """A fraction in [0, 1) as a float: TypeError unless a real number, ValueError out of range."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{kind}: {name} must be a number in [0, 1), got {value!r} of type {type(value).__name__}")
     if not 0 <= value < 1:
         raise ValueError(f"{kind}: {name} must be in [0, 1), got {value!r}")
@@ -82,7 +82,7 @@ def check_size(kind: str, name: str, value: Any, optional: bool = False) -> Opti
     """A positive whole number as an int (``None`` too when ``optional``); bools are refused."""
     if value is None and optional:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not is_integer(value) or value <= 0:
         expected = "a positive integer or None" if optional else "a positive integer"
         raise ValueError(f"{kind}: {name} must be {expected}, got {value!r}")
     return int(value)
@@ -97,8 +97,7 @@ def check_shape_argument(kind: str, name: str, value: Any) -> Optional[Shape]:
         raise TypeError(f"{kind}: {name} must be a tuple of positive integers or None, got {value!r}")
     shape = tuple(value)
     for entry in shape:
-        if entry is not None and (isinstance(entry, (bool, np.bool_)) or not isinstance(entry, (int, np.integer))
-                                  or entry <= 0):
+        if entry is not None and (not is_integer(entry) or entry <= 0):
             raise ValueError(f"{kind}: {name} must hold positive integers or None (an unknown size), got {shape!r}")
     return tuple(None if entry is None else int(entry) for entry in shape)
 

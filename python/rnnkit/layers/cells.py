@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
 from .base import (Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_seed,
-                   check_weight_sizes)
+                   check_size, check_weight_sizes)
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "run_cell"]
 
@@ -62,8 +62,7 @@ class _KernelCell(Layer):
         super().__init__(**kwargs)
         # Argument errors name the layer the user made: LSTM for LSTM(...), LSTMCell for a cell.
         kind = self._kind = _owner or type(self).__name__
-        if isinstance(units, (bool, np.bool_)) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"{kind}: units must be a positive integer, got {units!r}")
+        units = check_size(kind, "units", units)
         dropout = check_rate(kind, "dropout", dropout)
         recurrent_dropout = check_rate(kind, "recurrent_dropout", recurrent_dropout)
         self.units = int(units)

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers, utils
+from .._arguments import is_number
 from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_seed, check_shape, check_weight_sizes,
                    dropout_keep, unary_pullback)
 
@@ -163,8 +164,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(mask_value, (bool, np.bool_)) or \
-                not isinstance(mask_value, (int, float, np.integer, np.floating)):
+        if not is_number(mask_value):
             raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r} of type "
                             f"{type(mask_value).__name__}")
         self.mask_value = float(mask_value)

@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 import numpy as np
 
 from .. import ops
+from .._arguments import is_integer, is_number
 from ..utils import PyDataset
 
 __all__ = ["as_array", "check_same_length", "class_sample_weights", "batches", "batch_size", "count",
@@ -47,9 +48,9 @@ def check_class_weight(class_weight: Any) -> Dict[int, float]:
         raise TypeError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
     checked = {}
     for key, weight in class_weight.items():
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+        if not is_integer(key):
             raise TypeError(f"class_weight: the classes must be whole numbers, got {key!r}")
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        if not is_number(weight):
             raise TypeError(f"class_weight: the weight of class {key} must be a number, got {weight!r}")
         if not (np.isfinite(weight) and weight >= 0):
             raise ValueError(f"class_weight: the weight of class {key} must be finite and at least 0, got {weight!r}")

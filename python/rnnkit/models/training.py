@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import losses, metrics as metrics_module, ops, optimizers, utils
+from .._arguments import is_number
 from . import data
 
 __all__ = ["Trainer"]
@@ -434,8 +435,7 @@ class Trainer:
         steps_per_epoch = data.count("steps_per_epoch", steps_per_epoch, minimum=1, optional=True)
         validation_steps = data.count("validation_steps", validation_steps, minimum=1, optional=True)
         validation_freq = data.count("validation_freq", validation_freq, minimum=1)
-        if (isinstance(validation_split, (bool, np.bool_)) or not isinstance(validation_split, (int, float, np.integer, np.floating))
-                or not 0 <= validation_split < 1):
+        if not is_number(validation_split) or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
         class_weight = self._checked_class_weight(class_weight, sample_weight)
         source = None
