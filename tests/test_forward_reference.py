@@ -260,6 +260,9 @@ EDGE_SHAPES = {
     "batch1": dict(N=1, T=5, F=4, H=3),
     "time1": dict(N=3, T=1, F=4, H=3),
     "long": dict(N=2, T=300, F=3, H=2),
+    # Wider than the packed recurrent product's panels and register tiles, with remainders
+    # in both (13 rows; 4 * 70 gate columns).
+    "wide": dict(N=13, T=4, F=5, H=70),
 }
 
 
@@ -269,6 +272,8 @@ def _edge_lengths(shape):
         return np.array([3])
     if T == 1:
         return np.array([1, 0, 1])
+    if N > 2:
+        return np.arange(N) % (T + 1)
     return np.array([T, 137])
 
 

@@ -56,6 +56,32 @@ def test_gradients_at_edge_sizes(cell, shape):
 
 
 @pytest.mark.parametrize("cell", [c for c in CELLS if c.smooth], ids=[c.name for c in CELLS if c.smooth])
+def test_gradients_at_a_wide_size_along_random_directions(cell):
+    """13 samples, 70 units: past the packed recurrent product's panels, register tiles and
+    depth blocks (the backward product runs over 4 * 70 = 280 gate columns), where checking
+    every coordinate would take minutes. For random directions v of all inputs at once, the
+    gradient's projection <g, v> matches the 5-point difference quotient of the loss."""
+    rng = np.random.default_rng(4)
+    inputs = cell.inputs(rng, 13, 4, 5, 70, scale=0.2)
+    forward = cell.bind(lengths=np.arange(13) % 5, return_sequences=True)
+    weight = rng.standard_normal(forward(**inputs).output.shape)
+
+    def loss(values):
+        return float(np.sum(forward(**values).output * weight))
+
+    grads = forward(**inputs).backward(weight)
+    eps = 1e-3
+    for _ in range(3):
+        direction = {name: rng.standard_normal(value.shape) for name, value in inputs.items()}
+        norm = np.sqrt(sum(float(np.sum(v * v)) for v in direction.values()))
+        direction = {name: v / norm for name, v in direction.items()}  # a unit step in all inputs
+        along = lambda t: loss({n: inputs[n] + t * direction[n] for n in inputs})  # noqa: E731
+        quotient = (8 * (along(eps) - along(-eps)) - (along(2 * eps) - along(-2 * eps))) / (12 * eps)
+        projected = sum(float(np.sum(grads[name] * direction[name])) for name in inputs)
+        assert projected == pytest.approx(quotient, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("cell", [c for c in CELLS if c.smooth], ids=[c.name for c in CELLS if c.smooth])
 def test_gradients_through_a_long_sequence(cell):
     """T=300: gradients that vanish through time still match (the absolute floor is 1e-10)."""
     rng = np.random.default_rng(3)

@@ -20,9 +20,9 @@ import sys
 import numpy as np
 from rnnkit import _core, ops
 rng = np.random.default_rng(5)
-N, T, F, H = 5, 9, 7, 12
 out = {"isa": np.array(_core.isa())}
-for dtype in (np.float32, np.float64):
+# The second size is past the packed recurrent product's panels, tiles and depth blocks.
+for (N, T, F, H), dtype in [(s, d) for s in ((5, 9, 7, 12), (13, 3, 6, 70)) for d in (np.float32, np.float64)]:
     x = rng.standard_normal((N, T, F)).astype(dtype)
     mask = rng.random((N, T)) < 0.8
     for cell, gates in (("simple_rnn", 1), ("lstm", 4), ("gru", 3)):
@@ -31,14 +31,14 @@ for dtype in (np.float32, np.float64):
                     bias=rng.standard_normal((2, gates * H) if cell == "gru" else (gates * H,)).astype(dtype))
         result = getattr(ops, f"{cell}_forward")(x, **args, mask=mask)
         grads = result.backward(rng.standard_normal(result.output.shape).astype(dtype))
-        key = f"{cell}-{np.dtype(dtype).name}"
+        key = f"{cell}-{H}-{np.dtype(dtype).name}"
         out[key + "-output"] = result.output
         for name, grad in grads.items():
             out[f"{key}-d{name}"] = grad
     for activation in ("linear", "tanh", "softmax"):
         kernel, bias = rng.standard_normal((F, H)).astype(dtype), rng.standard_normal(H).astype(dtype)
         dense = ops.dense_forward(x, kernel, bias, activation=activation)
-        key = f"dense-{activation}-{np.dtype(dtype).name}"
+        key = f"dense-{activation}-{H}-{np.dtype(dtype).name}"
         out[key + "-output"] = dense.output
         for name, grad in dense.backward(rng.standard_normal(dense.output.shape).astype(dtype)).items():
             out[f"{key}-d{name}"] = grad

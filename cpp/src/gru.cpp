@@ -18,6 +18,7 @@
 //                 dU_zr = H_prev^T dA_zr,  dU_h = (R * H_prev)^T dA_h (after the loop)
 #include "rnnkit/gru.hpp"
 
+#include "packed_matmul.hpp"
 #include "sequence.hpp"
 
 namespace rnnkit {
@@ -32,14 +33,38 @@ GruCache<T> cache_slice(const GruCache<T>& cache, const detail::BatchSlice& b) {
           b.sequence(cache.hh_recurrent, H)};
 }
 
+// U packed once per call for the time loop's products: reset_after multiplies h by all of U
+// at once (`first`), Cho's variant by U_zr (`first`) and U_h (`candidate`) apart. The
+// backward pass packs their transposes.
+template <typename T>
+struct GruPackedKernel {
+  detail::PackedMatrix<T> first, candidate;
+};
+
+template <typename T>
+GruPackedKernel<T> pack_recurrent_kernel(const GruWeights<T>& weights, Index H, bool transposed) {
+  ConstMatrixMap<T> u(weights.recurrent_kernel, H, 3 * H);
+  GruPackedKernel<T> packed;
+  if (weights.reset_after) {
+    transposed ? packed.first.pack(u.transpose()) : packed.first.pack(u);
+  } else if (transposed) {
+    packed.first.pack(u.leftCols(2 * H).transpose());
+    packed.candidate.pack(u.rightCols(H).transpose());
+  } else {
+    packed.first.pack(u.leftCols(2 * H));
+    packed.candidate.pack(u.rightCols(H));
+  }
+  return packed;
+}
+
 // The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
 // cache.gates already holds x_t W + b_in.
 template <typename T>
 void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* h0,
                        const std::uint8_t* mask, const T* recurrent_mask,
-                       const GruWeights<T>& weights, T* y, T* h_last, const GruCache<T>& cache) {
+                       const GruWeights<T>& weights, const GruPackedKernel<T>& recurrent_kernel,
+                       T* y, T* h_last, const GruCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 3 * H;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> h_next(N, H), h_dropped(recurrent_mask ? N : 0, H);
   Matrix<T> q(weights.reset_after ? N : 0, G);  // h_{t-1} U + b_rec
@@ -54,17 +79,17 @@ void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options
     auto zr = a.leftCols(2 * H);
     auto r = a.middleCols(H, H), candidate = a.middleCols(2 * H, H);
     if (weights.reset_after) {
-      detail::matmul(q, h_in, recurrent_kernel);
+      detail::matmul(q, h_in, recurrent_kernel.first);
       if (weights.bias != nullptr) q.rowwise() += ConstRowVectorMap<T>(weights.bias + G, G);
       zr += q.leftCols(2 * H);
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent = q.rightCols(H);
       candidate.array() += r.array() * hh_recurrent.array();
     } else {
-      detail::matmul(zr, h_in, recurrent_kernel.leftCols(2 * H), /*accumulate=*/true);
+      detail::matmul(zr, h_in, recurrent_kernel.first, /*accumulate=*/true);
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent.array() = r.array() * h_in.array();
-      detail::matmul(candidate, hh_recurrent, recurrent_kernel.rightCols(H), /*accumulate=*/true);
+      detail::matmul(candidate, hh_recurrent, recurrent_kernel.candidate, /*accumulate=*/true);
     }
     apply_activation(options.activation, candidate);
     const auto z = a.leftCols(H);
@@ -85,9 +110,11 @@ void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, cons
   const Index H = dims.units, G = 3 * H;
   // reset_after's bias row 0 is the input bias; row 1, the recurrent one, is added to q.
   detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
+  const GruPackedKernel<T> recurrent_kernel = pack_recurrent_kernel(weights, H, /*transposed=*/false);
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
     gru_forward_steps(b.dims, options, b.state(h0, H), b.sequence(mask, 1),
-                      b.state(recurrent_mask, H), weights, b.sequence(y, H), b.state(h_last, H),
+                      b.state(recurrent_mask, H), weights, recurrent_kernel, b.sequence(y, H),
+                      b.state(h_last, H),
                       cache_slice(cache, b));
   });
 }
@@ -99,11 +126,11 @@ namespace {
 template <typename T>
 void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
                         const T* dh_last, const std::uint8_t* mask, const T* recurrent_mask,
-                        const GruWeights<T>& weights, const GruCache<T>& cache, T* dgates,
-                        T* dq_h, T* dh0) {
+                        const GruWeights<T>& weights,
+                        const GruPackedKernel<T>& recurrent_kernel_t, const GruCache<T>& cache,
+                        T* dgates, T* dq_h, T* dh0) {
   const Index N = dims.batch, H = dims.units, G = 3 * H;
   const bool reset_after = weights.reset_after;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H), d_rh(reset_after ? 0 : N, H);
   Matrix<T> dq_step(reset_after ? N : 0, G);  // [da_z, da_r, dq_h] of one step, contiguous
@@ -130,13 +157,13 @@ void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& option
       dq_h_t.array() = da_h.array() * r.array();  // dL/dq_h
       dq_step.leftCols(2 * H) = da.leftCols(2 * H);
       dq_step.rightCols(H) = dq_h_t;
-      detail::matmul(dh_prev, dq_step, recurrent_kernel.transpose());  // dq U^T
+      detail::matmul(dh_prev, dq_step, recurrent_kernel_t.first);  // dq U^T
     } else {
-      detail::matmul(d_rh, da_h, recurrent_kernel.rightCols(H).transpose());  // dL/d(r * h_{t-1})
+      detail::matmul(d_rh, da_h, recurrent_kernel_t.candidate);  // dL/d(r * h_{t-1}) = da_h U_h^T
       da_r.array() = d_rh.array() * h_prev.array();  // dL/dr
       multiply_by_derivative(options.recurrent_activation, da_r, r);
       detail::zero_masked_rows(mask, dims, t, da);
-      detail::matmul(dh_prev, da.leftCols(2 * H), recurrent_kernel.leftCols(2 * H).transpose());
+      detail::matmul(dh_prev, da.leftCols(2 * H), recurrent_kernel_t.first);  // da_zr U_zr^T
       dh_prev.array() += d_rh.array() * r.array();
     }
     dh_prev.array() += dh.array() * z.array();          // through h_t = z * h_{t-1} + ...
@@ -160,10 +187,11 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
   // gradient dq differs from it only in the h block (da_h * r), kept in dq_h.
   Matrix<T> dgates(rows, G);
   Matrix<T> dq_h(reset_after ? rows : 0, H);
+  const GruPackedKernel<T> recurrent_kernel_t = pack_recurrent_kernel(weights, H, /*transposed=*/true);
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
     gru_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
                        b.sequence(mask, 1), b.state(recurrent_mask, H), weights,
-                       cache_slice(cache, b), b.sequence(dgates.data(), G),
+                       recurrent_kernel_t, cache_slice(cache, b), b.sequence(dgates.data(), G),
                        reset_after ? b.sequence(dq_h.data(), H) : nullptr, b.state(grads.dh0, H));
   });
   ConstMatrixMap<T> h_prev(cache.h_prev, rows, H);

@@ -17,6 +17,7 @@
 //   dW = X^T dA, dU = H_prev^T dA, db = sum da, dx = dA W^T, dp = sums of da * c (after the loop)
 #include "rnnkit/lstm.hpp"
 
+#include "packed_matmul.hpp"
 #include "sequence.hpp"
 
 namespace rnnkit {
@@ -36,10 +37,10 @@ LstmCache<T> cache_slice(const LstmCache<T>& cache, const detail::BatchSlice& b)
 template <typename T>
 void lstm_forward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* h0,
                         const T* c0, const std::uint8_t* mask, const T* recurrent_mask,
-                        const LstmWeights<T>& weights, T* y, T* h_last, T* c_last,
-                        const LstmCache<T>& cache) {
+                        const LstmWeights<T>& weights,
+                        const detail::PackedMatrix<T>& recurrent_kernel, T* y, T* h_last,
+                        T* c_last, const LstmCache<T>& cache) {
   const Index N = dims.batch, H = dims.units, G = 4 * H;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   ConstMatrixMap<T> peephole(weights.peephole_kernel, weights.peephole_kernel ? 3 : 0, H);
   Matrix<T> h = detail::initial_state(h0, N, H);
   Matrix<T> c = detail::initial_state(c0, N, H);
@@ -89,9 +90,11 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
                   const LstmCache<T>& cache) {
   const Index H = dims.units, G = 4 * H;
   detail::project_inputs(dims, G, x, weights.kernel, weights.bias, cache.gates);
+  const detail::PackedMatrix<T> recurrent_kernel(ConstMatrixMap<T>(weights.recurrent_kernel, H, G));
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
     lstm_forward_steps(b.dims, options, b.state(h0, H), b.state(c0, H), b.sequence(mask, 1),
-                       b.state(recurrent_mask, H), weights, b.sequence(y, H), b.state(h_last, H),
+                       b.state(recurrent_mask, H), weights, recurrent_kernel, b.sequence(y, H),
+                       b.state(h_last, H),
                        b.state(c_last, H), cache_slice(cache, b));
   });
 }
@@ -104,10 +107,10 @@ template <typename T>
 void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
                          const T* dh_last, const T* dc_last, const std::uint8_t* mask,
                          const T* recurrent_mask, const LstmWeights<T>& weights,
+                         const detail::PackedMatrix<T>& recurrent_kernel_t,
                          const LstmCache<T>& cache, T* dgates, T* dh0, T* dc0) {
   const Index N = dims.batch, H = dims.units, G = 4 * H;
   const bool has_peephole = weights.peephole_kernel != nullptr;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, G);
   ConstMatrixMap<T> peephole(weights.peephole_kernel, has_peephole ? 3 : 0, H);
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dc = detail::initial_state(dc_last, N, H);
@@ -144,7 +147,7 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
                          da_f.array().rowwise() * peephole.row(1).array();
     }
     detail::zero_masked_rows(mask, dims, t, da);
-    detail::matmul(dh_prev, da, recurrent_kernel.transpose());  // dh_{t-1} = da U^T
+    detail::matmul(dh_prev, da, recurrent_kernel_t);  // dh_{t-1} = da U^T
     detail::drop_state_gradient(dh_prev, recurrent_mask);
     // Masked samples pass both gradients straight through the step.
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);
@@ -166,10 +169,12 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
   const Index H = dims.units, G = 4 * H, rows = dims.batch * dims.time;
   const bool has_peephole = weights.peephole_kernel != nullptr;
   Matrix<T> dgates(rows, G);  // dL/da, batch-major in input time order
+  const detail::PackedMatrix<T> recurrent_kernel_t(
+      ConstMatrixMap<T>(weights.recurrent_kernel, H, G).transpose());
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
     lstm_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
                         b.state(dc_last, H), b.sequence(mask, 1), b.state(recurrent_mask, H),
-                        weights, cache_slice(cache, b), b.sequence(dgates.data(), G), b.state(grads.dh0, H),
+                        weights, recurrent_kernel_t, cache_slice(cache, b), b.sequence(dgates.data(), G), b.state(grads.dh0, H),
                         b.state(grads.dc0, H));
   });
   detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),

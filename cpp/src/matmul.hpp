@@ -1,4 +1,6 @@
-// The matrix products of the kernels, in one place: dst = lhs * rhs, or dst += lhs * rhs.
+// The products of whole matrices, dst = lhs * rhs or dst += lhs * rhs: the input projections
+// and the weight gradients. The time loop's recurrent products, with the same right-hand side
+// at every step, go through packed_matmul.hpp instead.
 //
 // Built with RNNKIT_USE_OPENBLAS (the Python build links OpenBLAS from the scipy-openblas32
 // wheel), a product of two matrices goes to OpenBLAS's gemm: on the 2-core AVX2 machine of

@@ -10,6 +10,7 @@
 //   dW = X^T dA, dU = H_prev^T dA, db = sum_t da_t, dx = dA W^T   (after the loop)
 #include "rnnkit/simple_rnn.hpp"
 
+#include "packed_matmul.hpp"
 #include "sequence.hpp"
 
 namespace rnnkit {
@@ -28,10 +29,9 @@ SimpleRnnCache<T> cache_slice(const SimpleRnnCache<T>& cache, const detail::Batc
 template <typename T>
 void simple_rnn_forward_steps(const SequenceDims& dims, const RecurrentOptions& options,
                               const T* h0, const std::uint8_t* mask, const T* recurrent_mask,
-                              const SimpleRnnWeights<T>& weights, T* y, T* h_last,
-                              const SimpleRnnCache<T>& cache) {
+                              const detail::PackedMatrix<T>& recurrent_kernel, T* y,
+                              T* h_last, const SimpleRnnCache<T>& cache) {
   const Index H = dims.units;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
   Matrix<T> h = detail::initial_state(h0, dims.batch, H);
   Matrix<T> h_dropped(recurrent_mask ? dims.batch : 0, H);
   for (Index s = 0; s < dims.time; ++s) {
@@ -58,9 +58,10 @@ void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& option
                         T* y, T* h_last, const SimpleRnnCache<T>& cache) {
   const Index H = dims.units;
   detail::project_inputs(dims, H, x, weights.kernel, weights.bias, cache.gates);
+  const detail::PackedMatrix<T> recurrent_kernel(ConstMatrixMap<T>(weights.recurrent_kernel, H, H));
   detail::for_each_batch_slice(dims, H, [&](const detail::BatchSlice& b) {
     simple_rnn_forward_steps(b.dims, options, b.state(h0, H), b.sequence(mask, 1),
-                             b.state(recurrent_mask, H), weights, b.sequence(y, H),
+                             b.state(recurrent_mask, H), recurrent_kernel, b.sequence(y, H),
                              b.state(h_last, H), cache_slice(cache, b));
   });
 }
@@ -72,10 +73,10 @@ namespace {
 template <typename T>
 void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions& options,
                                const T* dy, const T* dh_last, const std::uint8_t* mask,
-                               const T* recurrent_mask, const SimpleRnnWeights<T>& weights,
+                               const T* recurrent_mask,
+                               const detail::PackedMatrix<T>& recurrent_kernel_t,
                                const SimpleRnnCache<T>& cache, T* dgates, T* dh0) {
   const Index N = dims.batch, H = dims.units;
-  ConstMatrixMap<T> recurrent_kernel(weights.recurrent_kernel, H, H);
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H);
   for (Index s = dims.time - 1; s >= 0; --s) {
@@ -87,7 +88,7 @@ void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions&
     multiply_by_derivative(options.activation, da,
                            detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
     detail::zero_masked_rows(mask, dims, t, da);
-    detail::matmul(dh_prev, da, recurrent_kernel.transpose());  // dh_{t-1} = da U^T
+    detail::matmul(dh_prev, da, recurrent_kernel_t);  // dh_{t-1} = da U^T
     detail::drop_state_gradient(dh_prev, recurrent_mask);
     detail::carry_masked_rows(mask, dims, t, dh_prev, dh);   // masked: gradient passes through
     dh.swap(dh_prev);
@@ -104,9 +105,11 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
                          const SimpleRnnGradients<T>& grads) {
   const Index H = dims.units, rows = dims.batch * dims.time;
   Matrix<T> dgates(rows, H);  // dL/da, batch-major in input time order
+  const detail::PackedMatrix<T> recurrent_kernel_t(
+      ConstMatrixMap<T>(weights.recurrent_kernel, H, H).transpose());
   detail::for_each_batch_slice(dims, H, [&](const detail::BatchSlice& b) {
     simple_rnn_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
-                              b.sequence(mask, 1), b.state(recurrent_mask, H), weights,
+                              b.sequence(mask, 1), b.state(recurrent_mask, H), recurrent_kernel_t,
                               cache_slice(cache, b), b.sequence(dgates.data(), H),
                               b.state(grads.dh0, H));
   });
