@@ -127,12 +127,13 @@ def gate_permutation(cell: str, units: int):
 
 
 def make_torch_module(cell: str, features: int, units: int, weights: Dict[str, Any]):
-    """A torch.nn.RNN/LSTM/GRU(batch_first=True) holding the same weights as the Keras arrays."""
+    """A torch.nn.RNN/LSTM/GRU(batch_first=True) holding the same weights as the Keras arrays,
+    in their dtype (float32 or float64)."""
     import numpy as np
     import torch
     cls = {"simple_rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     kwargs = {"nonlinearity": "tanh"} if cell == "simple_rnn" else {}
-    module = cls(features, units, batch_first=True, **kwargs)
+    module = cls(features, units, batch_first=True, **kwargs).to(torch.from_numpy(weights["kernel"]).dtype)
     perm = gate_permutation(cell, units)
     kernel, recurrent = weights["kernel"][:, perm], weights["recurrent_kernel"][:, perm]
     bias = weights["bias"]
@@ -145,7 +146,7 @@ def make_torch_module(cell: str, features: int, units: int, weights: Dict[str, A
         module.weight_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(recurrent.T)))
         module.bias_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(b_ih)))
         module.bias_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(b_hh)))
-    return module.float()
+    return module
 
 
 def torch_grads_in_keras_layout(cell: str, units: int, module) -> Dict[str, Any]:

@@ -65,10 +65,8 @@ def _reset_peak() -> bool:
 def worker(system: str, shape, threads: int) -> Dict[str, Any]:
     batch, steps, features, units = shape
     import numpy as np
-    from kernel import make_weights
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, steps, features)).astype(np.float32)
-    w = make_weights("lstm", features, units, rng)
+    from kernel import make_inputs
+    x, w = make_inputs("lstm", shape, "float32")
     if system == "rnnkit":
         from rnnkit import ops
         from common import set_library_threads

@@ -40,6 +40,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads for every system (default 2)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7; --quick 1)")
     p.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 2; --quick 1)")
+    p.add_argument("--dtypes", default="float32,float64", help="kernel level: dtypes (default float32,float64)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="kernel level: alternating rounds of the rnnkit and torch processes (default 2; --quick 1)")
     p.add_argument("--json", default=None, help="where to write the raw results (default benchmarks/results.json)")
     p.add_argument("--markdown", default=None, help="also write the markdown report to this file")
     p.add_argument("--model-samples", type=int, default=None, help="model level: sequences (default 20000)")
@@ -62,6 +65,11 @@ def parse_args(argv=None):
         args.repeats = 1 if args.quick else 7
     if args.warmup is None:
         args.warmup = 1 if args.quick else 2
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+    args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if not args.dtypes or set(args.dtypes) - {"float32", "float64"}:
+        p.error(f"--dtypes takes float32 and/or float64; got {args.dtypes}")
     if args.keras_backends is None:
         args.keras_backends = "" if args.quick else "tensorflow,jax"
     if args.json is None:
@@ -164,13 +172,15 @@ def seconds_cell(m):
 
 def kernel_tables(rows, peak):
     lines = []
-    for mode, title in (("inference", "Inference: forward of the whole sequence (torch under no_grad)"),
-                        ("training", "Training step: forward + BPTT + all gradients of out[:, -1].sum()")):
-        lines += [f"### {title}", "",
+    for dtype, mode, title in [(d, m, t) for d in dict.fromkeys(r["dtype"] for r in rows) for m, t in (
+            ("inference", "Inference: forward of the whole sequence (torch under no_grad)"),
+            ("training", "Training step: forward + BPTT + all gradients of out[:, -1].sum()"))]:
+        peak_here = (peak or {}).get(dtype)
+        lines += [f"### {dtype}. {title}", "",
                   "| cell | B, T, I, H | rnnkit ms median (min–max) | torch ms median (min–max) | rnnkit/torch "
                   "| rnnkit GFLOP/s | torch GFLOP/s | rnnkit % peak | torch % peak | guard |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
+        for r in (r for r in rows if r["dtype"] == dtype):
             s = r["shape"]
             flops = r["flops"][mode]
             ours = r["rnnkit"][mode]
@@ -185,11 +195,11 @@ def kernel_tables(rows, peak):
                         f"{max(guard['max_rel_grad_diff'].values()):.1e})")
                 cells += [timing_cell(theirs), f"{ours['median'] / theirs['median']:.2f}",
                           f"{g_ours:.1f}", f"{g_theirs:.1f}",
-                          f"{100 * g_ours / peak:.0f}%" if peak else "–",
-                          f"{100 * g_theirs / peak:.0f}%" if peak else "–", gtxt]
+                          f"{100 * g_ours / peak_here:.0f}%" if peak_here else "–",
+                          f"{100 * g_theirs / peak_here:.0f}%" if peak_here else "–", gtxt]
             else:
                 cells += ["not installed", "–", f"{g_ours:.1f}", "–",
-                          f"{100 * g_ours / peak:.0f}%" if peak else "–", "–", "–"]
+                          f"{100 * g_ours / peak_here:.0f}%" if peak_here else "–", "–", "–"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return lines
@@ -248,7 +258,7 @@ def memory_table(res):
     return lines
 
 
-def machine_lines(info, peak, threads_notes):
+def machine_lines(info, peaks, threads_notes):
     v = info["versions"]
     b = info["rnnkit_build"]
     lines = ["## Machine", "",
@@ -260,11 +270,14 @@ def machine_lines(info, peak, threads_notes):
              f"- rnnkit core compiled with: `{b['flags']}`" + (f" ({b['compiler']})" if b.get("compiler") else "")
              + (f", read from `{os.path.relpath(b['source'], REPO)}`" if b.get("source") else ""),
              f"- rnnkit imported from `{info.get('rnnkit_path')}`; repository at {info.get('repo_commit')}",
+             f"- rnnkit's kernels: instruction set **{info.get('rnnkit_config', {}).get('isa')}** (of "
+             f"{', '.join(info.get('rnnkit_config', {}).get('runnable_isas', []))} this CPU runs); BLAS "
+             f"{info.get('rnnkit_config', {}).get('blas')}",
              "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + f"; Python {info['python']}"
              + (f"; numpy BLAS {info['numpy_blas']}" if info.get("numpy_blas") else "")]
-    if peak:
+    for dtype, peak in peaks.items():
         extra = ", ".join(f"{k} {peak[k]['gflops']:.1f}" for k in ("numpy", "torch", "torch_1_thread") if k in peak)
-        lines.append(f"- Float32 GEMM peak: **{peak['peak_gflops']:.1f} GFLOP/s** from {peak['source']} on "
+        lines.append(f"- {dtype} GEMM peak: **{peak['peak_gflops']:.1f} GFLOP/s** from {peak['source']} on "
                      f"{peak['threads']} threads (best of runs; all: {extra} GFLOP/s)")
     lines.append("")
     return lines
@@ -286,6 +299,7 @@ def main(argv=None):
     try:
         import rnnkit
         info["rnnkit_path"] = os.path.dirname(rnnkit.__file__)
+        info["rnnkit_config"] = rnnkit.config.info()
         if info["versions"].get("rnnkit") == "not installed":  # importable without metadata
             info["versions"]["rnnkit"] = getattr(rnnkit, "__version__", "unknown")
     except ImportError:
@@ -294,14 +308,16 @@ def main(argv=None):
     import kernel
     results = {"machine": info, "threads": threads_notes, "args": {k: v for k, v in vars(args).items()}}
 
-    peak = None
+    peaks = {}
     if "kernel" in args.sections:
         log("GEMM peak ...")
-        peak = kernel.gemm_peak(args.threads, 512 if args.quick else 2048, 3 if args.quick else 10)
-        results["gemm_peak"] = peak
+        peaks = {dtype: kernel.gemm_peak(args.threads, 512 if args.quick else 2048, 3 if args.quick else 10, dtype)
+                 for dtype in args.dtypes}
+        results["gemm_peak"] = peaks
         log("kernel level ...")
         shapes = kernel.QUICK_SHAPES if args.quick else kernel.FULL_SHAPES
-        results["kernel"] = kernel.run(shapes, args.warmup, args.repeats, None if args.quick else 20.0, log)
+        results["kernel"] = kernel.run(shapes, args.warmup, args.repeats, None if args.quick else 20.0,
+                                       args.threads, args.dtypes, args.rounds, log)
     if "model" in args.sections:
         import model
         log("model level ...")
@@ -324,15 +340,17 @@ def main(argv=None):
     results["wall_seconds"] = time.perf_counter() - started
 
     lines = [f"# rnnkit benchmarks{' (--quick smoke run: tiny sizes, not meaningful)' if args.quick else ''}", ""]
-    lines += machine_lines(info, peak, threads_notes)
+    lines += machine_lines(info, peaks, threads_notes)
     if "kernel" in results:
         lines += ["## Kernel level (rnnkit.ops vs torch.nn.RNN/LSTM/GRU)", "",
-                  f"Median of {args.repeats} timed runs after {args.warmup} warm-up (min–max in brackets). "
+                  f"Each system in a process of its own, {args.rounds} alternating round(s) of "
+                  f"{args.repeats} timed runs after {args.warmup} warm-up; the median of the pooled runs "
+                  "(min–max in brackets). "
                   "GFLOP/s counts the matrix products: forward 2·T·B·(I+H)·G·H with G = 1, 3, 4 "
                   "(SimpleRNN, GRU, LSTM), training 3× that. `% peak` is against the GEMM peak above. "
-                  "`guard`: same weights in both, max |Δ output| (outputs ≤ 1e-4 and gradients ≤ 1e-3 "
-                  "relative, or FAILED).", ""]
-        lines += kernel_tables(results["kernel"], peak["peak_gflops"] if peak else None)
+                  "`guard`: same weights in both, max |Δ output| (float32: outputs ≤ 1e-4 and gradients "
+                  "≤ 1e-3 relative; float64: 1e-10 and 1e-9; or FAILED).", ""]
+        lines += kernel_tables(results["kernel"], {d: p["peak_gflops"] for d, p in peaks.items()})
     if "model" in results:
         lines += ["## Model level (Sequential fit / predict)", ""] + model_table(results["model"])
     if "memory" in results:

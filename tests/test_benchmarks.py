@@ -25,7 +25,8 @@ def test_quick_benchmark_run_reports_every_section(tmp_path):
     markdown_path = tmp_path / "results.md"
     results = run_quick("run.py", results_path, "--markdown", str(markdown_path))
 
-    assert {row["cell"] for row in results["kernel"]} == {"simple_rnn", "lstm", "gru"}
+    assert {(row["cell"], row["dtype"]) for row in results["kernel"]} == {
+        (cell, dtype) for cell in ("simple_rnn", "lstm", "gru") for dtype in ("float32", "float64")}
     for row in results["kernel"]:
         for mode in ("inference", "training"):
             timing = row["rnnkit"][mode]
@@ -37,7 +38,7 @@ def test_quick_benchmark_run_reports_every_section(tmp_path):
         assert model["fit_epoch"]["median"] > 0 and model["predict_samples_per_s"] > 0
     memory = results["memory"]["rnnkit"]
     assert memory["peak_bytes"] >= memory["baseline_bytes"] > 0
-    assert results["gemm_peak"]["peak_gflops"] > 0
+    assert results["gemm_peak"]["float32"]["peak_gflops"] > 0 and results["gemm_peak"]["float64"]["peak_gflops"] > 0
 
     report = markdown_path.read_text()
     for heading in ("## Machine", "## Kernel level", "## Model level", "## Memory"):
