@@ -92,3 +92,12 @@ def test_quick_threads_benchmark_compares_one_and_two_threads(tmp_path):
     results = run_quick("threads.py", tmp_path / "threads.json")
     (row,) = results["rows"]
     assert row["one_thread_ms"] > 0 and row["two_threads_ms"] > 0
+
+
+def test_quick_addition_rnn_benchmark_trains_and_reports(tmp_path):
+    results = run_quick("addition_rnn.py", tmp_path / "addition.json")
+    run = results["rnnkit"]
+    assert run["status"] == "ok" and len(run["epoch_seconds"]) == 1 and run["epoch_seconds"][0] > 0
+    assert set(run["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert results["keras"] == {}  # --quick runs no Keras
+    assert "| rnnkit" in results["report"]

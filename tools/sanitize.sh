@@ -14,7 +14,7 @@
 #   RNNKIT_SANITIZE_DIR       work directory (default: <repo>/build/sanitize)
 #   RNNKIT_SANITIZE_VENV      venv to create/reuse (default: $RNNKIT_SANITIZE_DIR/venv)
 #   RNNKIT_SANITIZE_ISAS      kernel builds to make, comma-separated (default: the best this CPU
-#                             runs, avx2 or x86-64-v2 here; see RNNKIT_KERNEL_ISAS in CMakeLists.txt)
+#                             runs, avx512, avx2 or x86-64-v2; see RNNKIT_KERNEL_ISAS in CMakeLists.txt)
 #   RNNKIT_SANITIZE_OPT       optimisation/debug flags (default: -O1 -g1)
 #   CXX                       C++ compiler (default: g++; the runtime lookup below is GCC's)
 #
@@ -30,7 +30,10 @@ CXX="${CXX:-g++}"
 export CXX  # CMake picks the same compiler whose runtimes are preloaded below
 WORK="${RNNKIT_SANITIZE_DIR:-$ROOT/build/sanitize}"
 VENV="${RNNKIT_SANITIZE_VENV:-$WORK/venv}"
-DEFAULT_ISA="$(grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2 || echo x86-64-v2)"
+has_flags() { local flag; for flag in "$@"; do grep -qw "$flag" /proc/cpuinfo 2>/dev/null || return 1; done; }
+if has_flags avx512f avx512bw avx512vl avx512dq avx512cd; then DEFAULT_ISA=avx512
+elif has_flags avx2 fma; then DEFAULT_ISA=avx2
+else DEFAULT_ISA=x86-64-v2; fi
 ISAS="${RNNKIT_SANITIZE_ISAS:-$DEFAULT_ISA}"
 LOGS="$WORK/logs"          # sanitizer reports, one file per reporting process
 PYTEST_LOG="$WORK/pytest.log"
