@@ -143,6 +143,10 @@ def machine_info(args):
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     info["versions"] = versions
+    # Variables that hold a library below the CPU's best instruction set (to run as on an AVX2 machine).
+    info["isa_limits"] = {name: os.environ[name] for name in
+                          ("RNNKIT_ISA", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE")
+                          if name in os.environ}
     return info
 
 
@@ -272,7 +276,10 @@ def machine_lines(info, peaks, threads_notes):
              f"- rnnkit imported from `{info.get('rnnkit_path')}`; repository at {info.get('repo_commit')}",
              f"- rnnkit's kernels: instruction set **{info.get('rnnkit_config', {}).get('isa')}** (of "
              f"{', '.join(info.get('rnnkit_config', {}).get('runnable_isas', []))} this CPU runs); BLAS "
-             f"{info.get('rnnkit_config', {}).get('blas')}",
+             f"{info.get('rnnkit_config', {}).get('blas')}"
+             + (f"; torch's CPU capability {info['torch_cpu_capability']}" if info.get("torch_cpu_capability") else "")
+             + ("; instruction sets limited by " + ", ".join(f"{k}={v}" for k, v in info["isa_limits"].items())
+                if info.get("isa_limits") else ""),
              "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + f"; Python {info['python']}"
              + (f"; numpy BLAS {info['numpy_blas']}" if info.get("numpy_blas") else "")]
     for dtype, peak in peaks.items():
@@ -305,6 +312,9 @@ def main(argv=None):
     except ImportError:
         sys.exit("rnnkit is not installed in this Python: pip install /path/to/rnnkit (see benchmarks/README.md)")
     threads_notes = common.set_library_threads(args.threads)
+    torch = common.import_optional("torch")
+    if torch is not None:
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     import kernel
     results = {"machine": info, "threads": threads_notes, "args": {k: v for k, v in vars(args).items()}}
 
