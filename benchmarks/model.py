@@ -173,8 +173,8 @@ def run_keras_backend(backend: str, threads: int, samples: int, steps: int, feat
                       batch: int, warmup: int, repeats: int, budget_s: float, timeout: float,
                       cells=("lstm", "gru")) -> Dict[str, Any]:
     """One Keras backend in a fresh subprocess; 'not installed' when its modules are missing."""
-    probe = subprocess.run([sys.executable, "-c", f"import keras, {backend}"], env=thread_env(threads),
-                           capture_output=True, text=True)
+    probe = subprocess.run([sys.executable, "-c", f"import keras, {backend}"],
+                           env=thread_env(threads, KERAS_BACKEND=backend), capture_output=True, text=True)
     if probe.returncode != 0:
         return {"status": "not installed", "detail": probe.stderr.strip().splitlines()[-1:] }
     cmd = [sys.executable, os.path.abspath(__file__), "--threads", str(threads), "--samples", str(samples),
