@@ -112,7 +112,7 @@ def compiler_info(build_dir):
                 compiler = out[0] if out else cm.group(1).strip()
         if flags:
             return {"flags": flags, "compiler": compiler, "source": ninja}
-    return {"flags": "-O3 -march=native (CMakeLists.txt default; no build directory found to read)",
+    return {"flags": "unknown (no build directory found to read)",
             "compiler": None, "source": None}
 
 
