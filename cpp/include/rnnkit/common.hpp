@@ -98,7 +98,7 @@ void tanh_in_place(Eigen::MatrixBase<Derived>& y) {
     y.array() = y.array().tanh();
   } else if constexpr (Derived::IsRowMajor && Derived::InnerStrideAtCompileTime == 1) {
     using Packet = typename Eigen::internal::packet_traits<double>::type;
-    constexpr Index kLanes = Eigen::internal::unpacket_traits<Packet>::size;
+    constexpr Index kLanes = Eigen::internal::packet_traits<double>::size;
     auto& m = y.derived();
     for (Index r = 0; r < m.rows(); ++r) {  // each row contiguous
       double* row = &m.coeffRef(r, 0);
