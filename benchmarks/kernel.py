@@ -157,14 +157,13 @@ def worker_main(argv=None) -> None:
     if args.worker != "rnnkit" and import_optional("torch") is None:
         common.emit_json({"status": "not installed"})
         return
-    libraries = SYSTEMS if args.worker == "guard" else (args.worker,)
-    notes = common.set_library_threads(args.threads, libraries)
+    common.set_library_threads(args.threads, SYSTEMS if args.worker == "guard" else (args.worker,))
     if args.worker == "guard":
         result: Any = [{"cell": cell, "shape": list(shape), **correctness_guard(cell, shape, args.dtype)}
                        for cell in CELLS for shape in shapes]
     else:
         result = time_system(args.worker, args.dtype, shapes, args.warmup, args.repeats, args.budget)
-    common.emit_json({"status": "ok", "threads": notes, "rows": result})
+    common.emit_json({"status": "ok", "rows": result})
 
 
 def _worker(kind: str, dtype: str, shapes: Sequence[Shape], threads: int, warmup: int, repeats: int,

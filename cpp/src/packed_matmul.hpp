@@ -36,7 +36,8 @@ class PackedMatrix {
   static constexpr Index kPackets = kWide ? 4 : 3;
   static constexpr Index kPanel = kPackets * kLanes;  // columns per panel
   // Depth per pass over the panels, so that the slice of a panel one tile reads (64 KiB)
-  // stays in L2 across the row blocks (AVX-512 at K = 512: 110 GFLOP/s in two passes, 96 in one).
+  // stays in L2 across the row blocks. On one core with AVX-512 at K = 512 two passes ran at
+  // 110 GFLOP/s and one at 96; with both cores busy, blocks of 128, 256 and 512 were level.
   static constexpr Index kDepthBlock = std::max<Index>(64, 65536 / (kPanel * Index(sizeof(T))));
 
   PackedMatrix() = default;
