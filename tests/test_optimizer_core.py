@@ -50,6 +50,34 @@ def test_an_update_is_bit_identical_whatever_the_alignment(case, dtype):
     np.testing.assert_array_equal(results[0], results[1])
 
 
+@pytest.mark.parametrize("case", sorted(MAKERS))
+def test_an_update_split_across_threads_is_bit_identical(case):
+    """At two and three threads the core splits the variables' elements, laid end to end,
+    into shares that begin and end inside variables (the sizes add up to a few 2^15-element
+    grains); every element must still get the one-thread result."""
+    import rnnkit
+
+    rng = np.random.default_rng(5)
+    shapes = [(150, 200), (7,), (301, 97), (25_013,)]
+    start = [rng.normal(size=shape) for shape in shapes]
+    grads = [[rng.normal(size=shape) for shape in shapes] for _ in range(3)]
+    before = rnnkit.config.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            rnnkit.config.set_num_threads(threads)
+            variables = [Variable(w, f"w{k}", f"layer/w{k}") for k, w in enumerate(start)]
+            optimizer = MAKERS[case]()
+            for step in grads:
+                optimizer.apply(step, variables)
+            results.append([v.value.copy() for v in variables])
+    finally:
+        rnnkit.config.set_num_threads(before)
+    for split in results[1:]:
+        for got, expected in zip(split, results[0]):
+            np.testing.assert_array_equal(got, expected)
+
+
 def test_variables_of_two_dtypes_are_updated_in_one_step():
     a = Variable(np.ones((2, 3), np.float32), "kernel", "a/kernel")
     b = Variable(np.ones((4,), np.float64), "bias", "b/bias")

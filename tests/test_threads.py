@@ -93,6 +93,22 @@ def test_concurrent_calls_from_python_threads_agree_with_serial_ones(restore_thr
         np.testing.assert_array_equal(output, serial)
 
 
+def test_calls_reach_workers_that_spin_and_workers_that_sleep(restore_threads):
+    """Between calls a worker spins for a while, then sleeps: calls in quick succession find
+    it spinning, a call after a pause must wake it; both give the serial result."""
+    import time
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, T, F))
+    kernel, recurrent = rng.standard_normal((F, 4 * H)) * 0.1, rng.standard_normal((H, 4 * H)) * 0.1
+    rnnkit.config.set_num_threads(1)
+    serial = ops.lstm_forward(x, kernel, recurrent).output
+    rnnkit.config.set_num_threads(2)
+    for pause in (0.0, 0.0, 0.02, 0.0, 0.05):
+        time.sleep(pause)
+        np.testing.assert_allclose(ops.lstm_forward(x, kernel, recurrent).output, serial, rtol=1e-12, atol=1e-13)
+
+
 def test_a_forked_child_splits_calls_with_workers_of_its_own():
     """The parent's workers do not exist in a child made by fork(): the child must not wait
     for them (it would hang), and must still get the same numbers."""

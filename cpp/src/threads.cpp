@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -13,6 +14,9 @@
 #include <vector>
 #ifdef RNNKIT_USE_OPENBLAS
 #include <cblas.h>
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
 #endif
 
 #include "parallel.hpp"
@@ -35,9 +39,14 @@ std::atomic<int> thread_count{init_num_threads()};  // set when the library load
 
 // The workers that run the parts of a split call. Starting a thread costs 100-250 us on the
 // machines this was measured on, as long as a whole LSTM step at batch 32 and 8 time steps,
-// so the workers are started once and wait on a condition variable between calls. One call
-// uses the pool at a time; a call that finds it busy (another thread's call, or a call made
-// from inside a part) starts threads of its own, as before.
+// so the workers are started once. Between calls a worker first spins for a while, then
+// sleeps on a condition variable: waking a sleeping thread took 50 us and more on the
+// virtual machines measured (an inter-processor interrupt to an idle virtual CPU), longer
+// than many a call's share of work, so calls that follow each other closely (a time loop
+// after its input projection, the steps of fit) find the worker awake. OpenMP runtimes
+// (PyTorch's libgomp among them) spin in the same way before they sleep. One call uses the
+// pool at a time; a call that finds it busy (another thread's call, or a call made from
+// inside a part) starts threads of its own, as before.
 //
 // The pool is never destroyed: its detached workers sleep until the process ends, so exit
 // never waits on them. A child process made by fork() has none of its parent's threads, so
@@ -51,6 +60,7 @@ class Pool {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     start_workers(parts - 1);
+    bool sleepers;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       run_ = run;
@@ -58,9 +68,10 @@ class Pool {
       parts_ = parts;
       claimed_ = 1;
       remaining_ = parts;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
+      sleepers = sleeping_ > 0;
     }
-    wake_.notify_all();
+    if (sleepers) wake_.notify_all();
     run_part(run, context, 0);
     std::unique_lock<std::mutex> lock(mutex_);
     finish_part(lock);
@@ -71,7 +82,16 @@ class Pool {
       lock.lock();
       finish_part(lock);
     }
-    done_.wait(lock, [&] { return remaining_ == 0; });
+    if (remaining_.load(std::memory_order_relaxed) != 0) {  // a worker is still at its part
+      lock.unlock();
+      const bool done = spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; });
+      lock.lock();
+      if (!done) {
+        caller_sleeping_ = true;
+        done_.wait(lock, [&] { return remaining_.load(std::memory_order_relaxed) == 0; });
+        caller_sleeping_ = false;
+      }
+    }
     return true;
   }
 
@@ -99,9 +119,9 @@ class Pool {
     inside_part_ = false;
   }
 
-  // With mutex_ held: one part done; the last one wakes the caller.
+  // With mutex_ held: one part done; the last one wakes the caller if it sleeps.
   void finish_part(std::unique_lock<std::mutex>& lock) {
-    if (--remaining_ == 0) {
+    if (remaining_.fetch_sub(1, std::memory_order_release) == 1 && caller_sleeping_) {
       lock.unlock();
       done_.notify_one();
       lock.lock();
@@ -112,7 +132,7 @@ class Pool {
   void start_workers(Index wanted) {
     while (workers_ < wanted) {
       try {
-        std::thread([this, seen = generation_] { work(seen); }).detach();
+        std::thread([this, seen = generation_.load()] { work(seen); }).detach();
       } catch (const std::system_error&) {
         return;  // no thread to be had: the caller runs the parts the workers cannot
       }
@@ -120,11 +140,38 @@ class Pool {
     }
   }
 
+  // Polls ready() for up to kSpin, yielding the core now and then; true as soon as it holds,
+  // false if it never did.
+  template <typename Ready>
+  static bool spin_until(Ready&& ready) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point deadline = Clock::now() + kSpin;
+    for (;;) {
+      for (int k = 0; k < 64; ++k) {
+        if (ready()) return true;
+#if defined(__x86_64__) || defined(_M_X64)
+        _mm_pause();
+#endif
+      }
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::yield();  // a thread that needs this core gets it
+    }
+  }
+
   void work(std::uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
+      if (generation_.load(std::memory_order_relaxed) == seen) {
+        lock.unlock();
+        const bool woke = spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+        lock.lock();
+        if (!woke) {
+          ++sleeping_;  // under mutex_, so a caller that starts a generation sees it and notifies
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+          --sleeping_;
+        }
+      }
+      seen = generation_.load(std::memory_order_relaxed);
       while (claimed_ < parts_) {
         const Index part = claimed_++;
         const detail::PartFunction run = run_;
@@ -141,10 +188,14 @@ class Pool {
   std::mutex busy_;  // held by the call using the pool
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::uint64_t generation_ = 0;
+  static constexpr std::chrono::microseconds kSpin{500};
+  std::atomic<std::uint64_t> generation_{0};  // written under mutex_; read without it while spinning
+  int sleeping_ = 0;  // workers waiting on wake_
   detail::PartFunction run_ = nullptr;
   void* context_ = nullptr;
-  Index parts_ = 0, claimed_ = 0, remaining_ = 0;
+  Index parts_ = 0, claimed_ = 0;
+  std::atomic<Index> remaining_{0};  // parts not yet finished; written under mutex_
+  bool caller_sleeping_ = false;     // the caller waits on done_
   Index workers_ = 0;
   static thread_local bool inside_part_;
 };
