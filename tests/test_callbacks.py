@@ -111,6 +111,20 @@ def test_callback_base_hooks_are_no_ops_and_batch_aliases_are_called():
     assert seen == [("begin", 3), ("end", 3, {"loss": 1.0})]
 
 
+def test_callback_list_knows_which_batch_hooks_some_callback_has():
+    class Old(callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+
+    quiet = callbacks.CallbackList([callbacks.History()])
+    assert not any(quiet.wants(hook) for hook in callbacks._BATCH_HOOKS)
+    quiet.append(Old())  # the older alias counts for the training hook it stands for
+    assert quiet.wants("on_train_batch_end") and not quiet.wants("on_train_batch_begin")
+    assert not quiet.wants("on_test_batch_end")
+    lam = callbacks.CallbackList([callbacks.LambdaCallback(on_test_batch_begin=lambda batch, logs: None)])
+    assert lam.wants("on_test_batch_begin") and not lam.wants("on_test_batch_end")
+
+
 def test_callback_list_dispatches_every_hook_in_order():
     calls: List[tuple] = []
     a, b = Recorder("a", calls), Recorder("b", calls)

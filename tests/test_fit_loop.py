@@ -48,3 +48,45 @@ def test_trusted_arrays_are_not_copied_for_the_backward_pass():
     expected = ops.lstm_forward(x, kernel, recurrent)
     unchanged = expected.backward(np.ones_like(expected.output))["x"]
     assert not np.allclose(changed, unchanged)
+
+
+def test_batch_hooks_run_in_fit_and_evaluate_only_for_callbacks_that_have_them():
+    """Batch logs are built only when some callback has a batch hook (as Keras skips them);
+    one that has the older on_batch_end alias still gets every batch's running means."""
+    seen = []
+
+    class Old(callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.append((batch, dict(logs)))
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(24, 4, 3)).astype(np.float32), rng.normal(size=(24, 1)).astype(np.float32)
+    model = rnnkit.Sequential([layers.Input((4, 3)), layers.GRU(3), layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[Old()])
+    assert [batch for batch, _ in seen] == [0, 1, 2] and all(set(logs) == {"loss", "mae"} for _, logs in seen)
+    tested = []
+    logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True, callbacks=[
+        callbacks.LambdaCallback(on_test_batch_end=lambda batch, logs: tested.append(logs["loss"]))])
+    assert len(tested) == 3 and tested[-1] == pytest.approx(logs["loss"])
+
+
+def test_a_layer_frozen_at_an_epoch_start_stays_fixed_for_that_epoch():
+    """fit reads the trainable weights at each epoch's start, so freezing a layer in
+    on_epoch_begin holds from that epoch on, and the optimizer leaves it alone."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(32, 4, 3)).astype(np.float32), rng.normal(size=(32, 1)).astype(np.float32)
+    rnn = layers.LSTM(3)
+    model = rnnkit.Sequential([layers.Input((4, 3)), rnn, layers.Dense(1)])
+    model.compile("adam", "mse")
+    snapshots = []
+
+    def freeze(epoch, logs):
+        if epoch == 1:
+            rnn.trainable = False
+        snapshots.append([w.copy() for w in rnn.get_weights()])
+
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[callbacks.LambdaCallback(on_epoch_begin=freeze)])
+    assert not all(np.array_equal(a, b) for a, b in zip(snapshots[0], snapshots[1]))  # epoch 0 trained it
+    for a, b in zip(snapshots[1], rnn.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -125,6 +125,18 @@ def _flatten(callbacks: Any) -> List[Callback]:
     return flat
 
 
+def _overrides(callback: Callback, hook: str) -> bool:
+    """Whether ``callback.<hook>`` is anything but Callback's empty default (a method of a
+    subclass, or a function set on the instance, as LambdaCallback does)."""
+    return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
+
+
+# The batch hooks, each with the older alias that Callback's default calls.
+_BATCH_HOOKS = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end",
+                "on_test_batch_begin": None, "on_test_batch_end": None,
+                "on_predict_batch_begin": None, "on_predict_batch_end": None}
+
+
 def _pythonify(logs: Dict[str, Any]) -> Dict[str, Any]:
     """Batch logs with NumPy scalars and 0-d arrays turned into Python floats."""
     result = {}
@@ -165,6 +177,7 @@ class CallbackList(Callback):
             self.set_model(model)
         if params:
             self.set_params(params)
+        self._find_batch_hooks()
 
     def append(self, callback: Callback) -> None:
         """Adds a callback at the end (it gets the list's model and params)."""
@@ -174,6 +187,17 @@ class CallbackList(Callback):
                 new.set_model(self.model)
             if self.params:
                 new.set_params(self.params)
+        self._find_batch_hooks()
+
+    def _find_batch_hooks(self) -> None:
+        self._batch_hooks = {hook for hook, alias in _BATCH_HOOKS.items() if any(
+            _overrides(c, hook) or (alias is not None and _overrides(c, alias)) for c in self.callbacks)}
+
+    def wants(self, hook: str) -> bool:
+        """Whether some callback does something in the batch hook ``hook`` (e.g.
+        ``"on_train_batch_end"``): as Keras does, the loops skip a batch hook, and the logs
+        they would build for it, when no callback has one."""
+        return hook in self._batch_hooks
 
     def set_params(self, params: Dict[str, Any]) -> None:
         self.params = params

@@ -56,6 +56,12 @@ def _float_dtype(x: np.ndarray, dtype: Any = None) -> np.dtype:
     return x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
 
 
+def _mean_last(values: np.ndarray) -> np.ndarray:
+    """``np.mean(values, axis=-1)`` for float arrays, without np.mean's Python layers (the
+    losses run once per training step on small arrays)."""
+    return np.add.reduce(values, axis=-1) / values.shape[-1]
+
+
 def _align(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Keras' ``squeeze_or_expand_to_same_rank(y_true, y_pred)``, then equal shapes or ValueError."""
     if y_true is None:
@@ -128,12 +134,12 @@ def _reduce(values: np.ndarray, sample_weight: Any, mask: Optional[np.ndarray],
     if reduction == "sum":
         divisor = 1.0
     elif reduction == "mean_with_sample_weight" and w is not None:
-        divisor = float(np.sum(w))
+        divisor = float(np.add.reduce(w, axis=None))
     else:
         divisor = float(values.size)
     scale = 1.0 / divisor if divisor else 0.0
     coefficient = np.full(values.shape, scale, dtype=dtype) if w is None else (w * scale).astype(dtype)
-    return float(np.sum(weighted)) * scale, coefficient
+    return float(np.add.reduce(weighted, axis=None)) * scale, coefficient
 
 
 # ------------------------------------------------------------ per-sample losses and backward
@@ -143,21 +149,20 @@ def _mse(y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, Backward]:
     scale = 2.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * diff * np.expand_dims(g, -1)).reshape(y_pred.shape)
+        return (scale * diff * g[..., None]).reshape(y_pred.shape)
 
-    return np.mean(np.square(diff), axis=-1), backward
+    return _mean_last(np.square(diff)), backward
 
 
 def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, Backward]:
     t, p = _align("mean_absolute_error", y_true, y_pred)
     diff = p - t
-    sign = np.sign(diff)
     scale = 1.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * sign * np.expand_dims(g, -1)).reshape(y_pred.shape)
+        return (scale * np.sign(diff) * g[..., None]).reshape(y_pred.shape)
 
-    return np.mean(np.abs(diff), axis=-1), backward
+    return _mean_last(np.abs(diff)), backward
 
 
 def _huber(y_true: np.ndarray, y_pred: np.ndarray, delta: float = 1.0) -> Tuple[np.ndarray, Backward]:
@@ -170,9 +175,9 @@ def _huber(y_true: np.ndarray, y_pred: np.ndarray, delta: float = 1.0) -> Tuple[
     scale = 1.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * derivative * np.expand_dims(g, -1)).reshape(y_pred.shape)
+        return (scale * derivative * g[..., None]).reshape(y_pred.shape)
 
-    return np.mean(elementwise, axis=-1).astype(p.dtype, copy=False), backward
+    return _mean_last(elementwise).astype(p.dtype, copy=False), backward
 
 
 def _binary_crossentropy(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False,

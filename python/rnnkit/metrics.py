@@ -162,7 +162,7 @@ class Mean(Metric):
         """
         values = np.asarray(values, dtype=np.float64)
         if sample_weight is None:
-            self.total += float(np.sum(values))
+            self.total += float(np.add.reduce(values, axis=None))
             self.count += float(values.size)
         else:
             weights = _broadcast_weights(sample_weight, values.shape, np.dtype(np.float64))

@@ -24,6 +24,7 @@ variables)`` restores it.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import sys
 import types
@@ -472,15 +473,18 @@ class Optimizer:
             variables = list(trainable_variables)
         if len(grads) != len(variables):
             raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+        given = variables
         missing = [v.name for g, v in zip(grads, variables) if g is None]
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        if not pairs:
-            raise ValueError("No gradients provided for any variable.")
-        gradients = [self._as_gradient(g, v) for g, v in pairs]
-        self.build(variables)  # slots for every variable, as Keras builds for all it is given
+        if missing:
+            if len(missing) == len(grads):
+                raise ValueError("No gradients provided for any variable.")
+            grads, variables = map(list, zip(*((g, v) for g, v in zip(grads, variables) if g is not None)))
+        gradients = [self._as_gradient(g, v) for g, v in zip(grads, variables)]
+        if not (self.built and len(given) == len(self._trainable_variables)
+                and all(map(operator.is_, given, self._trainable_variables))):
+            self.build(given)  # slots for every variable, as Keras builds for all it is given
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.", stacklevel=2)
-        variables = [v for _, v in pairs]
         gradients = self._clip_gradients(gradients)
         learning_rate = self.learning_rate
         if type(self).update_step is _FusedOptimizer.update_step:  # a built-in rule: one C++ call for all
@@ -596,13 +600,14 @@ class _FusedOptimizer(Optimizer):
         by_dtype: Dict[np.dtype, List[int]] = {}
         for k, variable in enumerate(variables):
             by_dtype.setdefault(variable.dtype, []).append(k)
+        decays = self.weight_decay is not None and weight_decay
+        slots, order = self._slots, self._slot_order
         for indices in by_dtype.values():  # one call per dtype (a model may mix float32 and float64 layers)
             chosen = [variables[k] for k in indices]
             _core.optimizer_update(
                 self._rule, [v.value for v in chosen], [gradients[k] for k in indices],
-                [[None if name is None else self._slots[v.path].get(name) for name in self._slot_order]
-                 for v in chosen],
-                [weight_decay and self.weight_decay is not None and self._uses_weight_decay(v) for v in chosen], step)
+                [[None if name is None else slots[v.path].get(name) for name in order] for v in chosen],
+                [decays and self._uses_weight_decay(v) for v in chosen], step)
 
 
 class SGD(_FusedOptimizer):

@@ -3,7 +3,7 @@ and outputs, arrays in memory or batches from a generator or a PyDataset."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -54,6 +54,15 @@ class _Prepared(tuple):
 
     def __new__(cls, xs: Arrays, ys: Arrays, sws: Arrays) -> "_Prepared":
         return super().__new__(cls, (xs, ys, sws))
+
+
+class _StepWeights(NamedTuple):
+    """The variables a training step updates and the weights whose regularizers add to the
+    loss. fit and evaluate read them once per epoch, as Keras reads them when it builds its
+    train function: a layer frozen or unfrozen in ``on_epoch_begin`` counts from that epoch."""
+
+    trainable: List[Any]
+    regularized: List[Any]
 
 
 class _Totals:
@@ -284,8 +293,11 @@ class Trainer:
         output.checked.add(key)
 
     # ------------------------------------------------------------------ steps
+    def _step_weights(self) -> _StepWeights:
+        return _StepWeights(self.trainable_weights, [w for w in self.weights if w.regularizer is not None])
+
     def _losses(self, ys: Optional[Arrays], outputs: List[np.ndarray], masks: List[Any], sws: Arrays,
-                need_grad: bool) -> Tuple[Logs, List[Optional[np.ndarray]]]:
+                need_grad: bool, regularized: List[Any]) -> Tuple[Logs, List[Optional[np.ndarray]]]:
         """The total loss (and each output's, unweighted, with several outputs) and, when
         ``need_grad``, the gradient of the total with respect to each output."""
         targets = ys if ys is not None else [None] * len(outputs)
@@ -296,22 +308,24 @@ class Trainer:
                 continue
             if need_grad:
                 value, d = output.loss.value_and_grad(y, y_pred, sw, mask=mask)
-                grads.append((output.weight * d).astype(y_pred.dtype, copy=False))
+                grads.append(d if output.weight == 1.0 else (output.weight * d).astype(y_pred.dtype, copy=False))
             else:
                 value = float(output.loss(y, y_pred, sw, mask=mask))
             total += output.weight * value
             if len(self._outputs_spec) > 1:
                 logs[f"{output.name}_loss"] = float(value)
-        return {"loss": float(total + self.regularization_loss()), **logs}, grads
+        penalty = sum(w.regularizer(w.value) for w in regularized)  # Layer.regularization_loss's terms
+        return {"loss": float(total + penalty), **logs}, grads
 
-    def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays) -> Logs:
+    def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays,
+                    weights: Optional[_StepWeights] = None) -> Logs:
         """Forward with the masks, losses and their gradients under the masks, pullback, optimizer."""
+        variables, regularized = weights or self._step_weights()
         with ops.trusted_arrays():  # the batch was checked with the data; the weights change after the pullback
             outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=True)
             flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
-            logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=True)
+            logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, True, regularized)
             _, grads = pullback(self._pack_outputs(d_outputs))
-        variables = self.trainable_weights
         gradients = []
         for v in variables:
             gradient = grads.get(v)
@@ -323,11 +337,12 @@ class Trainer:
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
         return logs
 
-    def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays) -> Logs:
+    def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays, weights: Optional[_StepWeights] = None) -> Logs:
         with ops.no_backward(), ops.trusted_arrays():  # no pullback; the batch was checked with the data
             outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
         flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
-        logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, need_grad=False)
+        regularized = (weights or self._step_weights()).regularized
+        logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, False, regularized)
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
         return logs
 
@@ -485,13 +500,17 @@ class Trainer:
                 else:
                     batches = self._source_batches(source, class_weight)
                 totals, started = _Totals(), False
+                batch_begin, batch_end = (callback_list.wants(f"on_train_batch_{at}") for at in ("begin", "end"))
+                weights = self._step_weights()
                 for step, (xb, yb, wb, samples) in enumerate(batches):
                     if not started:
                         self._reset_metrics(yb)
                         started = True
-                    callback_list.on_train_batch_begin(step)
-                    totals.add(self._train_step(xb, yb, wb), samples)
-                    callback_list.on_train_batch_end(step, self._logs(totals.means()))
+                    if batch_begin:
+                        callback_list.on_train_batch_begin(step)
+                    totals.add(self._train_step(xb, yb, wb, weights), samples)
+                    if batch_end:
+                        callback_list.on_train_batch_end(step, self._logs(totals.means()))
                     interrupt.check()
                     if self.stop_training:
                         break
@@ -537,15 +556,19 @@ class Trainer:
     def _evaluate_batches(self, batches: Iterator[Tuple[Arrays, Any, Arrays, int]], callback_list: Any) -> Logs:
         callback_list.on_test_begin()
         totals, started = _Totals(), False
+        batch_begin, batch_end = (callback_list.wants(f"on_test_batch_{at}") for at in ("begin", "end"))
+        weights = self._step_weights()
         for step, (xb, yb, wb, samples) in enumerate(batches):
             if yb is None:
                 raise ValueError("evaluation needs targets y")
             if not started:
                 self._reset_metrics(yb)
                 started = True
-            callback_list.on_test_batch_begin(step)
-            totals.add(self._test_step(xb, yb, wb), samples)
-            callback_list.on_test_batch_end(step, self._logs(totals.means()))
+            if batch_begin:
+                callback_list.on_test_batch_begin(step)
+            totals.add(self._test_step(xb, yb, wb, weights), samples)
+            if batch_end:
+                callback_list.on_test_batch_end(step, self._logs(totals.means()))
         if not started:
             raise ValueError("the evaluation data gave no batch (a generator read to its end gives none: pass "
                              "validation_steps/steps, or use a PyDataset, which is read again every epoch)")
