@@ -1,7 +1,8 @@
 """Kernel level: rnnkit.ops.*_forward (+ backward) against torch.nn.RNN/LSTM/GRU.
 
-Inference: forward of the whole sequence (rnnkit ``return_sequences=True``; torch under
-``torch.no_grad()``). Training step: forward, backward through time and every gradient
+Inference: forward of the whole sequence (rnnkit ``return_sequences=True`` under
+``ops.no_backward()``, which keeps no cache for a backward pass, as predict runs it; torch
+under ``torch.no_grad()``). Training step: forward, backward through time and every gradient
 (weights and input) of ``loss = out[:, -1].sum()``: rnnkit runs ``return_sequences=False``
 and ``backward(doutput=ones)``; torch runs autograd on the same module and loss with the input
 requiring grad, so both compute the same set of gradients.
@@ -66,11 +67,13 @@ def rnnkit_forward_fn(cell: str):
 def rnnkit_steps(cell: str, x, w) -> Tuple[Callable[[], Any], Callable[[], Any]]:
     """rnnkit's inference and training step on (x, w)."""
     import numpy as np
+    from rnnkit import ops
     forward = rnnkit_forward_fn(cell)
     ones = np.ones((x.shape[0], w["recurrent_kernel"].shape[0]), x.dtype)
 
     def infer():
-        return forward(x, w["kernel"], w["recurrent_kernel"], w["bias"], return_sequences=True).output
+        with ops.no_backward():
+            return forward(x, w["kernel"], w["recurrent_kernel"], w["bias"], return_sequences=True).output
 
     def train():
         return forward(x, w["kernel"], w["recurrent_kernel"], w["bias"], return_sequences=False).backward(doutput=ones)

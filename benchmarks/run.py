@@ -177,7 +177,7 @@ def seconds_cell(m):
 def kernel_tables(rows, peak):
     lines = []
     for dtype, mode, title in [(d, m, t) for d in dict.fromkeys(r["dtype"] for r in rows) for m, t in (
-            ("inference", "Inference: forward of the whole sequence (torch under no_grad)"),
+            ("inference", "Inference: forward of the whole sequence (rnnkit under ops.no_backward, torch under no_grad)"),
             ("training", "Training step: forward + BPTT + all gradients of out[:, -1].sum()"))]:
         peak_here = (peak or {}).get(dtype)
         lines += [f"### {dtype}. {title}", "",
