@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 
 #include "dispatch.hpp"
+#include "rnnkit/buffer.hpp"
 #include "rnnkit/interrupt.hpp"
 
 namespace py = pybind11;
@@ -33,20 +34,17 @@ template <typename T>
 using Array = py::array_t<T, py::array::c_style | kAligned>;
 using Shape = std::vector<Index>;
 
-// Every array the core writes (outputs, caches, gradients) starts on a 64-byte boundary.
-// Eigen treats the unaligned head of a destination with scalar code and the rest with SIMD
-// code, whose results differ in the last bit; with aligned destinations the split depends
-// on the shapes alone, so the same inputs give bit-identical results on every call, as
-// reproducible training needs. Inputs are only read, and need no alignment (nor a copy).
-constexpr std::size_t kAlignment = 64;
-
+// Every array the core writes (outputs, caches, gradients) starts on a 64-byte boundary
+// (rnnkit::allocate_buffer; large ones on huge pages). Eigen treats the unaligned head of a
+// destination with scalar code and the rest with SIMD code, whose results differ in the last
+// bit; with aligned destinations the split depends on the shapes alone, so the same inputs
+// give bit-identical results on every call, as reproducible training needs. Inputs are only
+// read, and need no alignment (nor a copy).
 template <typename T>
 Array<T> empty(const Shape& shape) {
   Index count = 1;
   for (Index d : shape) count *= d;
-  const std::size_t bytes = (static_cast<std::size_t>(count) * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
-  void* data = std::aligned_alloc(kAlignment, bytes == 0 ? kAlignment : bytes);
-  if (data == nullptr) throw std::bad_alloc();
+  void* data = rnnkit::allocate_buffer(static_cast<std::size_t>(count) * sizeof(T));
   py::capsule owner(data, [](void* p) { std::free(p); });
   return Array<T>(shape, static_cast<T*>(data), owner);
 }

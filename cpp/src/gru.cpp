@@ -185,8 +185,10 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
   const bool reset_after = weights.reset_after;
   // dgates = dL/da for the input projection. With reset_after the recurrent projection's
   // gradient dq differs from it only in the h block (da_h * r), kept in dq_h.
-  Matrix<T> dgates(rows, G);
-  Matrix<T> dq_h(reset_after ? rows : 0, H);
+  const Buffer<T> dgates_buffer(rows * G);
+  MatrixMap<T> dgates(dgates_buffer.data(), rows, G);
+  const Buffer<T> dq_h_buffer(reset_after ? rows * H : 0);
+  MatrixMap<T> dq_h(dq_h_buffer.data(), reset_after ? rows : 0, H);
   const GruPackedKernel<T> recurrent_kernel_t = pack_recurrent_kernel(weights, H, /*transposed=*/true);
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
     gru_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
@@ -200,7 +202,7 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
     // dq = [dA_zr, dq_h]; the input bias takes dA, the recurrent bias dq.
     detail::parallel_matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
     detail::parallel_matmul(drecurrent_kernel.rightCols(H), h_prev.transpose(), dq_h);
-    detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
+    detail::input_gradients(dims, G, x, weights.kernel, dgates.data(), grads.dx, grads.dkernel,
                             grads.dbias);
     if (grads.dbias != nullptr) {
       RowVectorMap<T> drecurrent_bias(grads.dbias + G, G);
@@ -211,7 +213,7 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
     detail::parallel_matmul(drecurrent_kernel.leftCols(2 * H), h_prev.transpose(), dgates.leftCols(2 * H));
     detail::parallel_matmul(drecurrent_kernel.rightCols(H),
                    ConstMatrixMap<T>(cache.hh_recurrent, rows, H).transpose(), dgates.rightCols(H));
-    detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
+    detail::input_gradients(dims, G, x, weights.kernel, dgates.data(), grads.dx, grads.dkernel,
                             grads.dbias);
   }
 }

@@ -168,7 +168,8 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
                    const LstmGradients<T>& grads) {
   const Index H = dims.units, G = 4 * H, rows = dims.batch * dims.time;
   const bool has_peephole = weights.peephole_kernel != nullptr;
-  Matrix<T> dgates(rows, G);  // dL/da, batch-major in input time order
+  const Buffer<T> dgates_buffer(rows * G);
+  MatrixMap<T> dgates(dgates_buffer.data(), rows, G);  // dL/da, batch-major in input time order
   const detail::PackedMatrix<T> recurrent_kernel_t(
       ConstMatrixMap<T>(weights.recurrent_kernel, H, G).transpose());
   detail::for_each_batch_slice(dims, G, [&](const detail::BatchSlice& b) {
@@ -179,7 +180,7 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
   });
   detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),
                  ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(), dgates);  // dU = H_prev^T dA
-  detail::input_gradients(dims, G, x, weights.kernel, dgates, grads.dx, grads.dkernel,
+  detail::input_gradients(dims, G, x, weights.kernel, dgates.data(), grads.dx, grads.dkernel,
                           grads.dbias);
   if (has_peephole && grads.dpeephole_kernel != nullptr) {
     MatrixMap<T> dpeephole(grads.dpeephole_kernel, 3, H);

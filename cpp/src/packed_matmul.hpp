@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "rnnkit/buffer.hpp"
 #include "rnnkit/common.hpp"
 
 namespace rnnkit::detail {
@@ -50,12 +51,13 @@ class PackedMatrix {
     depth_ = b.rows();
     cols_ = b.cols();
     const Index panels = (cols_ + kPanel - 1) / kPanel;
-    data_.assign(static_cast<std::size_t>(panels * depth_ * kPanel), T(0));
+    data_ = Buffer<T>(panels * depth_ * kPanel);
     for (Index p = 0; p < panels; ++p) {
       const Index first = p * kPanel, width = std::min(kPanel, cols_ - first);
       T* panel = data_.data() + p * depth_ * kPanel;
       for (Index k = 0; k < depth_; ++k) {
         for (Index j = 0; j < width; ++j) panel[k * kPanel + j] = b.coeff(k, first + j);
+        for (Index j = width; j < kPanel; ++j) panel[k * kPanel + j] = T(0);  // the last panel's padding
       }
     }
   }
@@ -66,7 +68,7 @@ class PackedMatrix {
 
  private:
   Index depth_ = 0, cols_ = 0;
-  std::vector<T, Eigen::aligned_allocator<T>> data_;
+  Buffer<T> data_;
 };
 
 // c[0:R, 0:width] (+)= a[0:R, 0:depth] * panel, for R <= kRows rows of a (row stride

@@ -111,9 +111,9 @@ void project_inputs(const SequenceDims& dims, Index width, const T* x, const T* 
 // dkernel = X^T dgates, dx = dgates W^T, dbias = column sums; one GEMM each.
 template <typename T>
 void input_gradients(const SequenceDims& dims, Index width, const T* x, const T* kernel,
-                     const Matrix<T>& dgates, T* dx, T* dkernel, T* dbias) {
+                     const T* dgates_data, T* dx, T* dkernel, T* dbias) {
   const Index rows = dims.batch * dims.time;
-  ConstMatrixMap<T> xs(x, rows, dims.features);
+  ConstMatrixMap<T> xs(x, rows, dims.features), dgates(dgates_data, rows, width);
   parallel_matmul(MatrixMap<T>(dkernel, dims.features, width), xs.transpose(), dgates);
   parallel_matmul(MatrixMap<T>(dx, rows, dims.features), dgates,
                   ConstMatrixMap<T>(kernel, dims.features, width).transpose());

@@ -104,7 +104,8 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
                          const SimpleRnnWeights<T>& weights, const SimpleRnnCache<T>& cache,
                          const SimpleRnnGradients<T>& grads) {
   const Index H = dims.units, rows = dims.batch * dims.time;
-  Matrix<T> dgates(rows, H);  // dL/da, batch-major in input time order
+  const Buffer<T> dgates_buffer(rows * H);
+  MatrixMap<T> dgates(dgates_buffer.data(), rows, H);  // dL/da, batch-major in input time order
   const detail::PackedMatrix<T> recurrent_kernel_t(
       ConstMatrixMap<T>(weights.recurrent_kernel, H, H).transpose());
   detail::for_each_batch_slice(dims, H, [&](const detail::BatchSlice& b) {
@@ -116,7 +117,7 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
   detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, H),
                           ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(),
                           dgates);  // dU = H_prev^T dA
-  detail::input_gradients(dims, H, x, weights.kernel, dgates, grads.dx, grads.dkernel, grads.dbias);
+  detail::input_gradients(dims, H, x, weights.kernel, dgates.data(), grads.dx, grads.dkernel, grads.dbias);
 }
 
 #define RNNKIT_INSTANTIATE(T)                                                                 \
