@@ -58,7 +58,9 @@ def _float_dtype(x: np.ndarray, dtype: Any = None) -> np.dtype:
 
 def _mean_last(values: np.ndarray) -> np.ndarray:
     """``np.mean(values, axis=-1)`` for float arrays, without np.mean's Python layers (the
-    losses run once per training step on small arrays)."""
+    losses run once per training step on small arrays); over one entry, that entry."""
+    if values.shape[-1] == 1:
+        return values.reshape(values.shape[:-1])
     return np.add.reduce(values, axis=-1) / values.shape[-1]
 
 
