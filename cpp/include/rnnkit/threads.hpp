@@ -3,7 +3,8 @@
 // before and after the loop by rows or columns. Each piece runs single-threaded BLAS and
 // joins once at the end, with no barrier per time step, so a busy machine slows a call
 // down in proportion instead of stalling it. The pieces run on workers started once, which
-// sleep between calls. Default: the machine's hardware threads.
+// spin for up to half a millisecond after a call, then sleep (threads.cpp says why). Default:
+// the machine's hardware threads.
 #pragma once
 
 namespace rnnkit {
