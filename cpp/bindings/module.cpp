@@ -35,17 +35,17 @@ using Array = py::array_t<T, py::array::c_style | kAligned>;
 using Shape = std::vector<Index>;
 
 // Every array the core writes (outputs, caches, gradients) starts on a 64-byte boundary
-// (rnnkit::allocate_buffer; large ones on huge pages). Eigen treats the unaligned head of a
-// destination with scalar code and the rest with SIMD code, whose results differ in the last
-// bit; with aligned destinations the split depends on the shapes alone, so the same inputs
-// give bit-identical results on every call, as reproducible training needs. Inputs are only
-// read, and need no alignment (nor a copy).
+// (rnnkit::allocate_buffer, which also keeps large ones for reuse; see buffer.hpp). Eigen
+// treats the unaligned head of a destination with scalar code and the rest with SIMD code,
+// whose results differ in the last bit; with aligned destinations the split depends on the
+// shapes alone, so the same inputs give bit-identical results on every call, as reproducible
+// training needs. Inputs are only read, and need no alignment (nor a copy).
 template <typename T>
 Array<T> empty(const Shape& shape) {
   Index count = 1;
   for (Index d : shape) count *= d;
   void* data = rnnkit::allocate_buffer(static_cast<std::size_t>(count) * sizeof(T));
-  py::capsule owner(data, [](void* p) { std::free(p); });
+  py::capsule owner(data, [](void* p) { rnnkit::release_buffer(p); });
   return Array<T>(shape, static_cast<T*>(data), owner);
 }
 
