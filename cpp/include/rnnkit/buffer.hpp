@@ -5,7 +5,8 @@
 // call that makes a 1.6 MiB output faults it in afresh, 4 KiB at a time, zeroed by the
 // kernel, every time: a quarter of a SimpleRNN forward at batch 32, 100 steps, 128 units.
 // Buffers this large are therefore kept when freed (up to kBufferCacheBytes in all, the
-// longest unused given back first) and handed out again to a request of the same size.
+// longest unused given back first) and handed out again to a request of the same size;
+// under AddressSanitizer nothing is kept, so that a use after free is still caught.
 // From 2 MiB on, a buffer also starts on a 2 MiB boundary and asks for transparent huge
 // pages (madvise; PyTorch's CPU allocator does the same when C10_THP_MEM_ALLOC_ENABLE=1), so
 // a buffer the cache cannot hold faults in 512 times fewer pages.
@@ -33,9 +34,21 @@ namespace rnnkit {
 
 namespace detail {
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RNNKIT_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RNNKIT_ADDRESS_SANITIZER 1
+#endif
+#endif
+
 constexpr std::size_t kBufferAlignment = 64, kHugePage = std::size_t(1) << 21;
-constexpr std::size_t kCachedFrom = std::size_t(1) << 17;       // glibc's mmap threshold
+constexpr std::size_t kCachedFrom = std::size_t(1) << 17;  // glibc's mmap threshold
+#ifdef RNNKIT_ADDRESS_SANITIZER
+constexpr std::size_t kBufferCacheBytes = 0;  // every buffer back to the allocator, which sees a use after free
+#else
 constexpr std::size_t kBufferCacheBytes = std::size_t(256) << 20;  // free buffers kept, at most
+#endif
 
 // The size a request of `bytes` is rounded to: 64 bytes below kCachedFrom, 64 KiB below 2 MiB
 // (so that requests of nearly the same size share cached buffers), 2 MiB above.
@@ -168,18 +181,16 @@ class BufferCache {
 // std::bad_alloc. Give it back with release_buffer.
 inline void* allocate_buffer(std::size_t bytes) {
   const std::size_t size = detail::buffer_size(bytes);
-  if (size < detail::kCachedFrom) {
-    void* data = detail::allocate_fresh(size);
-    if (data == nullptr) throw std::bad_alloc();
-    return data;
-  }
-  void* data = detail::BufferCache::instance().take(size);
+  void* data = size < detail::kCachedFrom || detail::kBufferCacheBytes == 0
+                   ? detail::allocate_fresh(size)
+                   : detail::BufferCache::instance().take(size);
   if (data == nullptr) throw std::bad_alloc();
   return data;
 }
 
 inline void release_buffer(void* data) {
-  if (data != nullptr && !detail::BufferCache::instance().give(data)) std::free(data);
+  if (data == nullptr) return;
+  if (detail::kBufferCacheBytes == 0 || !detail::BufferCache::instance().give(data)) std::free(data);
 }
 
 // An uninitialised array of `size` T's from allocate_buffer.
