@@ -1,7 +1,5 @@
 #include "rnnkit/threads.hpp"
 
-#include <unistd.h>
-
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
@@ -20,6 +18,7 @@
 #endif
 
 #include "parallel.hpp"
+#include "rnnkit/per_process.hpp"
 
 namespace rnnkit {
 
@@ -95,24 +94,7 @@ class Pool {
     return true;
   }
 
-  static Pool& instance() {
-    static std::atomic<Pool*> pool{nullptr};
-    static std::mutex creating;
-    Pool* current = pool.load();
-    if (current == nullptr || current->pid_ != getpid()) {
-      const std::lock_guard<std::mutex> lock(creating);
-      current = pool.load();
-      if (current == nullptr || current->pid_ != getpid()) {
-        current = new Pool();  // a forked child's: the parent's pool stays, unused
-        pool.store(current);
-      }
-    }
-    return *current;
-  }
-
  private:
-  Pool() : pid_(getpid()) {}
-
   static void run_part(detail::PartFunction run, void* context, Index part) {
     inside_part_ = true;
     run(context, part);
@@ -184,7 +166,6 @@ class Pool {
     }
   }
 
-  const pid_t pid_;
   std::mutex busy_;  // held by the call using the pool
   std::mutex mutex_;
   std::condition_variable wake_, done_;
@@ -211,7 +192,7 @@ int num_threads() { return thread_count; }
 namespace detail {
 
 bool run_parts_on_pool(Index parts, PartFunction run, void* context) {
-  return Pool::instance().run(parts, run, context);
+  return detail::per_process<Pool>().run(parts, run, context);
 }
 
 }  // namespace detail

@@ -3,16 +3,15 @@
 //
 // glibc serves a request of 128 KiB or more with a fresh mapping and unmaps it on free, so a
 // call that makes a 1.6 MiB output faults it in afresh, 4 KiB at a time, zeroed by the
-// kernel, every time: a quarter of a SimpleRNN forward at batch 32, 100 steps, 128 units.
-// Buffers this large are therefore kept when freed (up to kBufferCacheBytes in all, the
-// longest unused given back first) and handed out again to a request of the same size;
+// kernel, every time: more than half of a SimpleRNN forward at batch 32, 100 steps, 128
+// units. Buffers this large are therefore kept when freed (up to kBufferCacheBytes in all,
+// the longest unused given back first) and handed out again to a request of the same size;
 // under AddressSanitizer nothing is kept, so that a use after free is still caught.
-// From 2 MiB on, a buffer also starts on a 2 MiB boundary and asks for transparent huge
-// pages (madvise; PyTorch's CPU allocator does the same when C10_THP_MEM_ALLOC_ENABLE=1), so
-// a buffer the cache cannot hold faults in 512 times fewer pages.
+//
+// Transparent huge pages (madvise) for buffers of 2 MiB and more were tried as well: with the
+// cache they gained at most 3%, and where memory was fragmented the first touch of a large
+// buffer stalled for half a second and more while the kernel compacted memory for them.
 #pragma once
-
-#include <unistd.h>
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -26,9 +25,7 @@
 #include <new>
 #include <unordered_map>
 #include <vector>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+#include "rnnkit/per_process.hpp"
 
 namespace rnnkit {
 
@@ -42,7 +39,7 @@ namespace detail {
 #endif
 #endif
 
-constexpr std::size_t kBufferAlignment = 64, kHugePage = std::size_t(1) << 21;
+constexpr std::size_t kBufferAlignment = 64;
 constexpr std::size_t kCachedFrom = std::size_t(1) << 17;  // glibc's mmap threshold
 #ifdef RNNKIT_ADDRESS_SANITIZER
 constexpr std::size_t kBufferCacheBytes = 0;  // every buffer back to the allocator, which sees a use after free
@@ -50,43 +47,19 @@ constexpr std::size_t kBufferCacheBytes = 0;  // every buffer back to the alloca
 constexpr std::size_t kBufferCacheBytes = std::size_t(256) << 20;  // free buffers kept, at most
 #endif
 
-// The size a request of `bytes` is rounded to: 64 bytes below kCachedFrom, 64 KiB below 2 MiB
-// (so that requests of nearly the same size share cached buffers), 2 MiB above.
+// The size a request of `bytes` is rounded to: 64 bytes below kCachedFrom, 64 KiB above (so
+// that requests of nearly the same size share kept buffers).
 inline std::size_t buffer_size(std::size_t bytes) {
-  const std::size_t step = bytes < kCachedFrom ? kBufferAlignment
-                           : bytes < kHugePage ? (std::size_t(1) << 16)
-                                               : kHugePage;
+  const std::size_t step = bytes < kCachedFrom ? kBufferAlignment : std::size_t(1) << 16;
   return bytes == 0 ? step : (bytes + step - 1) / step * step;
 }
 
-inline void* allocate_fresh(std::size_t size) {
-  const std::size_t alignment = size >= kHugePage ? kHugePage : kBufferAlignment;
-  void* data = std::aligned_alloc(alignment, size);
-#ifdef MADV_HUGEPAGE
-  if (data != nullptr && alignment == kHugePage) madvise(data, size, MADV_HUGEPAGE);  // advice only
-#endif
-  return data;
-}
+inline void* allocate_fresh(std::size_t size) { return std::aligned_alloc(kBufferAlignment, size); }
 
+// Use per_process<BufferCache>(): a child made by fork() has a cache of its own, and a buffer it
+// does not know is simply freed.
 class BufferCache {
  public:
-  // The process's cache; a child made by fork() starts one of its own (a buffer it does not
-  // know is simply freed).
-  static BufferCache& instance() {
-    static std::atomic<BufferCache*> cache{nullptr};
-    static std::mutex creating;
-    BufferCache* current = cache.load();
-    if (current == nullptr || current->pid_ != getpid()) {
-      const std::lock_guard<std::mutex> lock(creating);
-      current = cache.load();
-      if (current == nullptr || current->pid_ != getpid()) {
-        current = new BufferCache();  // never destroyed: arrays may be freed during exit
-        cache.store(current);
-      }
-    }
-    return *current;
-  }
-
   // A buffer of `size` bytes (a buffer_size), kept or new; nullptr if none can be had.
   void* take(std::size_t size) {
     void* data = nullptr;
@@ -139,8 +112,6 @@ class BufferCache {
     std::list<void*>::iterator position;  // in order_
   };
 
-  BufferCache() : pid_(getpid()) {}
-
   // With mutex_ held: `data` is no longer kept.
   void forget(void* data) {
     const auto found = kept_.find(data);
@@ -166,7 +137,6 @@ class BufferCache {
     for (void* p : freed) std::free(p);
   }
 
-  const pid_t pid_;
   std::mutex mutex_;
   std::unordered_map<void*, std::size_t> live_;               // handed out: size
   std::unordered_map<void*, Kept> kept_;                      // kept for reuse
@@ -177,20 +147,20 @@ class BufferCache {
 
 }  // namespace detail
 
-// Memory for `bytes` bytes on a 64-byte boundary (2 MiB from 2 MiB on); throws
+// Memory for `bytes` bytes on a 64-byte boundary; throws
 // std::bad_alloc. Give it back with release_buffer.
 inline void* allocate_buffer(std::size_t bytes) {
   const std::size_t size = detail::buffer_size(bytes);
   void* data = size < detail::kCachedFrom || detail::kBufferCacheBytes == 0
                    ? detail::allocate_fresh(size)
-                   : detail::BufferCache::instance().take(size);
+                   : detail::per_process<detail::BufferCache>().take(size);
   if (data == nullptr) throw std::bad_alloc();
   return data;
 }
 
 inline void release_buffer(void* data) {
   if (data == nullptr) return;
-  if (detail::kBufferCacheBytes == 0 || !detail::BufferCache::instance().give(data)) std::free(data);
+  if (detail::kBufferCacheBytes == 0 || !detail::per_process<detail::BufferCache>().give(data)) std::free(data);
 }
 
 // An uninitialised array of `size` T's from allocate_buffer.
