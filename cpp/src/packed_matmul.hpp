@@ -16,7 +16,6 @@
 #pragma once
 
 #include <algorithm>
-#include <vector>
 
 #include "rnnkit/buffer.hpp"
 #include "rnnkit/common.hpp"

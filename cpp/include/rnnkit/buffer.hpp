@@ -15,7 +15,6 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <iterator>
@@ -25,6 +24,7 @@
 #include <new>
 #include <unordered_map>
 #include <vector>
+
 #include "rnnkit/per_process.hpp"
 
 namespace rnnkit {
@@ -73,7 +73,7 @@ class BufferCache {
     }
     if (data == nullptr) data = allocate_fresh(size);
     if (data == nullptr) {  // out of memory: give back what is kept, and try once more
-      release(0);
+      release_all();
       data = allocate_fresh(size);
       if (data == nullptr) return nullptr;
     }
@@ -84,25 +84,24 @@ class BufferCache {
 
   // Keeps `data` for reuse if it came from take; false if it did not (the caller frees it).
   bool give(void* data) {
-    std::size_t size = 0;
+    std::vector<void*> freed;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       const auto found = live_.find(data);
       if (found == live_.end()) return false;
-      size = found->second;
+      const std::size_t size = found->second;
       live_.erase(found);
-      if (size <= kBufferCacheBytes) {
+      if (size > kBufferCacheBytes) {
+        freed.push_back(data);
+      } else {
         order_.push_back(data);
         kept_[data] = {size, std::prev(order_.end())};
         by_size_[size].push_back(data);
         held_ += size;
+        evict_down_to(kBufferCacheBytes, freed);
       }
     }
-    if (size > kBufferCacheBytes) {
-      std::free(data);
-    } else {
-      release(kBufferCacheBytes);
-    }
+    for (void* p : freed) std::free(p);
     return true;
   }
 
@@ -123,16 +122,21 @@ class BufferCache {
     held_ -= size;
   }
 
-  // Frees the longest-kept buffers until at most `limit` bytes are kept.
-  void release(std::size_t limit) {
+  // With mutex_ held: the longest-kept buffers leave the cache, into `freed`, until at most
+  // `limit` bytes are kept.
+  void evict_down_to(std::size_t limit, std::vector<void*>& freed) {
+    while (held_ > limit) {
+      void* oldest = order_.front();
+      forget(oldest);
+      freed.push_back(oldest);
+    }
+  }
+
+  void release_all() {
     std::vector<void*> freed;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      while (held_ > limit) {
-        void* oldest = order_.front();
-        forget(oldest);
-        freed.push_back(oldest);
-      }
+      evict_down_to(0, freed);
     }
     for (void* p : freed) std::free(p);
   }
