@@ -1,7 +1,7 @@
 """Fuzzes every function of rnnkit._core with its real arity; run by tests/test_bad_input.py.
 
 Each function's parameters are read from pybind11's signature line (``fn.__doc__``), so
-the ``*_backward`` functions get their 7 to 14 arguments and reach their argument checks
+the ``*_backward`` functions get their 7 to 15 arguments and reach their argument checks
 instead of pybind's arity TypeError. Most calls start from a valid call (random small
 shapes, float32 or float64, the cache of a real forward call) and spoil one or two
 arguments, so that every check along the way is reached; the rest pass random values of
@@ -215,6 +215,7 @@ class Fuzzer:
             "go_backwards": bool(self.rng.random() < 0.5),
             "return_sequences": True,
             "keep_cache": bool(self.rng.random() < 0.8),  # a cache without the backward fields: an error
+            "keep_state_gradients": bool(self.rng.random() < 0.3),
             "dy": self.floats((N, T, H), dtype),
             "dh": self.floats((N, H), dtype),
             "dc": self.floats((N, H), dtype),

@@ -19,6 +19,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["report"].passed
+    lstm_inside, gru_inside = namespace["inside"]["LSTM"], namespace["inside"]["GRU"]
+    assert lstm_inside.gates["f"].shape == lstm_inside.cell_state.shape == (64, 30, 32)
+    assert gru_inside.grad_hidden.shape == (64, 30, 32) and gru_inside.cell_state is None
     assert namespace["r"].output.shape == (32, 50, 64)
     assert 0 <= namespace["accuracy"] <= 1 and (tmp_path / "model.keras").exists()
     assert set(namespace["history"].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}

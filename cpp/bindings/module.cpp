@@ -362,6 +362,14 @@ rnnkit::RecurrentOptions options(const Checker& check, const py::handle& activat
 
 Shape sequence_shape(const rnnkit::SequenceDims& d, Index width) { return {d.batch, d.time, width}; }
 
+// The (batch, time, units) gradients of every step's state, written by a backward pass when
+// asked (model.trace), else none.
+template <typename T>
+std::optional<Array<T>> state_gradients(bool keep, const rnnkit::SequenceDims& dims) {
+  if (!keep) return std::nullopt;
+  return empty<T>(sequence_shape(dims, dims.units));
+}
+
 // The cache dict a forward call returns, filled as its buffers are made. Without keep_cache
 // (a forward pass no backward pass follows) only `gates`, the input projections' buffer,
 // is made; the kernels store nothing for the others.
@@ -415,8 +423,10 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
 
 py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                                py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
-                               py::handle dh, py::handle activation, py::handle go_backwards) {
+                               py::handle dh, py::handle activation, py::handle go_backwards,
+                               py::handle keep_state_gradients_arg) {
   const Checker check("simple_rnn_backward");
+  const bool keep_state_gradients = check.flag("keep_state_gradients", keep_state_gradients_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 1, x, kernel, recurrent_kernel, bias, false, mask);
@@ -432,16 +442,18 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
     Array<T> dkernel = empty<T>({d.features, d.units}), drec = empty<T>({d.units, d.units});
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>({d.units});
+    auto dh_steps = state_gradients<T>(keep_state_gradients, d);
     run_core([&] {
       kernels().of<T>().simple_rnn_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
           {read_only(gates), read_only(h_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
-           mutable_data_or_null(dbias)});
+           mutable_data_or_null(dbias), mutable_data_or_null(dh_steps)});
     });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
+    if (dh_steps) grads["h_steps"] = *dh_steps;
     return std::move(grads);
   });
 }
@@ -486,8 +498,9 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
                          py::handle bias, py::handle peephole_kernel, py::handle mask, py::handle recurrent_dropout_mask,
                          py::handle cache, py::handle dy, py::handle dh, py::handle dc,
                          py::handle activation, py::handle recurrent_activation,
-                         py::handle go_backwards) {
+                         py::handle go_backwards, py::handle keep_state_gradients_arg) {
   const Checker check("lstm_backward");
+  const bool keep_state_gradients = check.flag("keep_state_gradients", keep_state_gradients_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 4, x, kernel, recurrent_kernel, bias, false, mask);
@@ -508,6 +521,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
     std::optional<Array<T>> dbias, dpeephole;
     if (in.bias) dbias = empty<T>({4 * d.units});
     if (peephole) dpeephole = empty<T>({3, d.units});
+    auto dh_steps = state_gradients<T>(keep_state_gradients, d), dc_steps = state_gradients<T>(keep_state_gradients, d);
     run_core([&] {
       kernels().of<T>().lstm_backward(
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
@@ -515,12 +529,15 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
           {read_only(gates), read_only(cell), read_only(h_prev), read_only(c_prev)},
           {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
-           drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole)});
+           drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole),
+           mutable_data_or_null(dh_steps), mutable_data_or_null(dc_steps)});
     });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "c0"_a = dc0, "kernel"_a = dkernel,
                    "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
     if (dpeephole) grads["peephole_kernel"] = *dpeephole;
+    if (dh_steps) grads["h_steps"] = *dh_steps;
+    if (dc_steps) grads["c_steps"] = *dc_steps;
     return std::move(grads);
   });
 }
@@ -564,9 +581,10 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
                         py::handle bias, py::handle mask, py::handle recurrent_dropout_mask, py::handle cache, py::handle dy,
                         py::handle dh, py::handle activation,
                         py::handle recurrent_activation, py::handle reset_after_arg,
-                        py::handle go_backwards) {
+                        py::handle go_backwards, py::handle keep_state_gradients_arg) {
   const Checker check("gru_backward");
   const bool reset_after = check.flag("reset_after", reset_after_arg);
+  const bool keep_state_gradients = check.flag("keep_state_gradients", keep_state_gradients_arg);
   return check.by_dtype(x, [&](auto tag) -> py::object {
     using T = decltype(tag);
     auto in = sequence_inputs<T>(check, 3, x, kernel, recurrent_kernel, bias, reset_after, mask);
@@ -583,16 +601,18 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     Array<T> dkernel = empty<T>({d.features, 3 * d.units}), drec = empty<T>({d.units, 3 * d.units});
     std::optional<Array<T>> dbias;
     if (in.bias) dbias = empty<T>(shape_of(*in.bias));
+    auto dh_steps = state_gradients<T>(keep_state_gradients, d);
     run_core([&] {
       kernels().of<T>().gru_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
           {read_only(gates), read_only(h_prev), read_only(hh_rec)},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
-           mutable_data_or_null(dbias)});
+           mutable_data_or_null(dbias), mutable_data_or_null(dh_steps)});
     });
     py::dict grads("x"_a = dx, "h0"_a = dh0, "kernel"_a = dkernel, "recurrent_kernel"_a = drec);
     if (dbias) grads["bias"] = *dbias;
+    if (dh_steps) grads["h_steps"] = *dh_steps;
     return std::move(grads);
   });
 }
@@ -830,21 +850,23 @@ PYBIND11_MODULE(_core, m) {
         "go_backwards"_a = false, "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("simple_rnn_backward", &simple_rnn_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a,
         "bias"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
-        "go_backwards"_a = false);
+        "go_backwards"_a = false, "keep_state_gradients"_a = false);
   m.def("lstm_forward", &lstm_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
         "h0"_a = none, "c0"_a = none, "peephole_kernel"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none,
         "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false,
         "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("lstm_backward", &lstm_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "peephole_kernel"_a, "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "dc"_a = none,
-        "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false);
+        "activation"_a = "tanh", "recurrent_activation"_a = "sigmoid", "go_backwards"_a = false,
+        "keep_state_gradients"_a = false);
   m.def("gru_forward", &gru_forward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a = none,
         "h0"_a = none, "mask"_a = none, "recurrent_dropout_mask"_a = none, "activation"_a = "tanh",
         "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false,
         "return_sequences"_a = true, "keep_cache"_a = true);
   m.def("gru_backward", &gru_backward, "x"_a, "kernel"_a, "recurrent_kernel"_a, "bias"_a,
         "mask"_a, "recurrent_dropout_mask"_a, "cache"_a, "dy"_a = none, "dh"_a = none, "activation"_a = "tanh",
-        "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false);
+        "recurrent_activation"_a = "sigmoid", "reset_after"_a = true, "go_backwards"_a = false,
+        "keep_state_gradients"_a = false);
   py::class_<rnnkit::OptimizerStep>(m, "OptimizerStep", "The settings of one optimizer step (rnnkit/optimizers.hpp).")
       .def(py::init([](double learning_rate, double weight_decay, double momentum, bool nesterov, double beta_1,
                        double beta_2, double epsilon, bool amsgrad, double rho, bool centered, Index step) {

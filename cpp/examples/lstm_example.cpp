@@ -65,7 +65,8 @@ int main() {
   rnnkit::lstm_backward<double>(
       p.dims, p.options, p.probe.data(), nullptr, nullptr, p.x.data(), nullptr, nullptr, p.weights(),
       {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data()},
-      {dx.data(), dh0.data(), dc0.data(), dkernel.data(), drecurrent.data(), dbias.data(), nullptr});
+      {dx.data(), dh0.data(), dc0.data(), dkernel.data(), drecurrent.data(), dbias.data(), nullptr, nullptr,
+       nullptr});
 
   // 5-point central differences on every kernel entry.
   const double eps = 1e-3;

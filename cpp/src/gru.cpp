@@ -122,13 +122,14 @@ void gru_forward(const SequenceDims& dims, const RecurrentOptions& options, cons
 namespace {
 
 // The time loop of the backward pass over the samples of dims.batch: writes dgates
-// (N, T, 3H) = dL/da, with reset_after dq_h (N, T, H), and dh0 (N, H).
+// (N, T, 3H) = dL/da, with reset_after dq_h (N, T, H), and dh0 (N, H); when asked, the
+// gradients dh_steps (N, T, H) reaching every h_t.
 template <typename T>
 void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
                         const T* dh_last, const std::uint8_t* mask, const T* recurrent_mask,
                         const GruWeights<T>& weights,
                         const GruPackedKernel<T>& recurrent_kernel_t, const GruCache<T>& cache,
-                        T* dgates, T* dq_h, T* dh0) {
+                        T* dgates, T* dq_h, T* dh0, T* dh_steps) {
   const Index N = dims.batch, H = dims.units, G = 3 * H;
   const bool reset_after = weights.reset_after;
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
@@ -138,6 +139,7 @@ void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& option
     check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
+    detail::store_step(dh_steps, dims, H, t, dh);
     const auto gates = detail::step_rows(cache.gates, dims, G, t);
     const auto z = gates.leftCols(H), r = gates.middleCols(H, H),
                candidate = gates.middleCols(2 * H, H);
@@ -194,7 +196,8 @@ void gru_backward(const SequenceDims& dims, const RecurrentOptions& options, con
     gru_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
                        b.sequence(mask, 1), b.state(recurrent_mask, H), weights,
                        recurrent_kernel_t, cache_slice(cache, b), b.sequence(dgates.data(), G),
-                       reset_after ? b.sequence(dq_h.data(), H) : nullptr, b.state(grads.dh0, H));
+                       reset_after ? b.sequence(dq_h.data(), H) : nullptr, b.state(grads.dh0, H),
+                       b.sequence(grads.dh_steps, H));
   });
   ConstMatrixMap<T> h_prev(cache.h_prev, rows, H);
   MatrixMap<T> drecurrent_kernel(grads.drecurrent_kernel, H, G);

@@ -102,13 +102,15 @@ void lstm_forward(const SequenceDims& dims, const RecurrentOptions& options, con
 namespace {
 
 // The time loop of the backward pass over the samples of dims.batch: writes dgates
-// (N, T, 4H) = dL/da and the gradients dh0, dc0 (N, H) of the initial states.
+// (N, T, 4H) = dL/da and the gradients dh0, dc0 (N, H) of the initial states, and when asked
+// the gradients dh_steps, dc_steps (N, T, H) reaching every h_t and c_t.
 template <typename T>
 void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& options, const T* dy,
                          const T* dh_last, const T* dc_last, const std::uint8_t* mask,
                          const T* recurrent_mask, const LstmWeights<T>& weights,
                          const detail::PackedMatrix<T>& recurrent_kernel_t,
-                         const LstmCache<T>& cache, T* dgates, T* dh0, T* dc0) {
+                         const LstmCache<T>& cache, T* dgates, T* dh0, T* dc0,
+                         T* dh_steps, T* dc_steps) {
   const Index N = dims.batch, H = dims.units, G = 4 * H;
   const bool has_peephole = weights.peephole_kernel != nullptr;
   ConstMatrixMap<T> peephole(weights.peephole_kernel, has_peephole ? 3 : 0, H);
@@ -119,6 +121,7 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
     check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
+    detail::store_step(dh_steps, dims, H, t, dh);
     const auto gates = detail::step_rows(cache.gates, dims, G, t);
     const auto i = gates.middleCols(0, H), f = gates.middleCols(H, H),
                g = gates.middleCols(2 * H, H), o = gates.middleCols(3 * H, H);
@@ -135,6 +138,11 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
     multiply_by_derivative(options.activation, dc_t, act_c);
     dc_t += dc;
     if (has_peephole) dc_t.array() += da_o.array().rowwise() * peephole.row(2).array();
+    if (dc_steps != nullptr) {  // a masked sample's c_t is c_{t-1}: only the carried gradient reaches it
+      auto dc_step = detail::step_rows(dc_steps, dims, H, t);
+      dc_step = dc_t;
+      detail::carry_masked_rows(mask, dims, t, dc_step, dc);
+    }
     da_i.array() = dc_t.array() * g.array();  // dL/di
     multiply_by_derivative(options.recurrent_activation, da_i, i);
     da_f.array() = dc_t.array() * c_prev.array();  // dL/df
@@ -176,7 +184,7 @@ void lstm_backward(const SequenceDims& dims, const RecurrentOptions& options, co
     lstm_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
                         b.state(dc_last, H), b.sequence(mask, 1), b.state(recurrent_mask, H),
                         weights, recurrent_kernel_t, cache_slice(cache, b), b.sequence(dgates.data(), G), b.state(grads.dh0, H),
-                        b.state(grads.dc0, H));
+                        b.state(grads.dc0, H), b.sequence(grads.dh_steps, H), b.sequence(grads.dc_steps, H));
   });
   detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, G),
                  ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(), dgates);  // dU = H_prev^T dA

@@ -69,13 +69,14 @@ void simple_rnn_forward(const SequenceDims& dims, const RecurrentOptions& option
 namespace {
 
 // The time loop of the backward pass over the samples of dims.batch: writes dgates
-// (N, T, H) = dL/da and the gradient dh0 (N, H) of the initial state.
+// (N, T, H) = dL/da and the gradient dh0 (N, H) of the initial state; when asked, the
+// gradients dh_steps (N, T, H) reaching every h_t.
 template <typename T>
 void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions& options,
                                const T* dy, const T* dh_last, const std::uint8_t* mask,
                                const T* recurrent_mask,
                                const detail::PackedMatrix<T>& recurrent_kernel_t,
-                               const SimpleRnnCache<T>& cache, T* dgates, T* dh0) {
+                               const SimpleRnnCache<T>& cache, T* dgates, T* dh0, T* dh_steps) {
   const Index N = dims.batch, H = dims.units;
   Matrix<T> dh = detail::initial_state(dh_last, N, H);
   Matrix<T> dh_prev(N, H);
@@ -83,6 +84,7 @@ void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions&
     check_interrupt();
     const Index t = detail::input_step(s, dims.time, options.go_backwards);
     if (dy != nullptr) dh += detail::step_rows(dy, dims, H, s);
+    detail::store_step(dh_steps, dims, H, t, dh);
     auto da = detail::step_rows(dgates, dims, H, t);
     da = dh;
     multiply_by_derivative(options.activation, da,
@@ -112,7 +114,7 @@ void simple_rnn_backward(const SequenceDims& dims, const RecurrentOptions& optio
     simple_rnn_backward_steps(b.dims, options, b.sequence(dy, H), b.state(dh_last, H),
                               b.sequence(mask, 1), b.state(recurrent_mask, H), recurrent_kernel_t,
                               cache_slice(cache, b), b.sequence(dgates.data(), H),
-                              b.state(grads.dh0, H));
+                              b.state(grads.dh0, H), b.sequence(grads.dh_steps, H));
   });
   detail::parallel_matmul(MatrixMap<T>(grads.drecurrent_kernel, H, H),
                           ConstMatrixMap<T>(cache.h_prev, rows, H).transpose(),

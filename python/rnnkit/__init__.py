@@ -9,7 +9,7 @@ on it and sets their results side by side.
 """
 
 from . import (activations, callbacks, config, datasets, initializers, layers, losses, metrics, models, ops,
-               optimizers, regularizers, utils)
+               optimizers, regularizers, traces, utils)
 from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Input, InputLayer, Layer, Masking,
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
     "activations", "callbacks", "config", "datasets", "initializers", "layers", "losses", "metrics", "models",
-    "optimizers", "regularizers", "utils",
+    "optimizers", "regularizers", "traces", "utils",
     "Sequential", "Model", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
     "RNN", "Masking", "Embedding", "Bidirectional", "TimeDistributed",
 ]

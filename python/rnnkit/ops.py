@@ -50,6 +50,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from . import _core
+from ._arguments import check_flag
 
 __all__ = [
     "RecurrentResult",
@@ -121,6 +122,8 @@ class RecurrentResult:
         doutput: Optional[np.ndarray] = None,
         dh: Optional[np.ndarray] = None,
         dc: Optional[np.ndarray] = None,
+        *,
+        state_gradients: bool = False,
     ) -> Dict[str, np.ndarray]:
         """Gradients of the inputs given gradients of the outputs (``None`` counts as zero).
 
@@ -128,10 +131,13 @@ class RecurrentResult:
             doutput: gradient of ``output``, same shape.
             dh: ``(N, H)`` gradient of the final hidden state ``h``.
             dc: ``(N, H)`` gradient of the final cell state ``c`` (LSTM only).
+            state_gradients: also return ``"h_steps"``, the whole gradient ``dL/dh_t`` reaching
+                every step's hidden state (through the outputs and through later steps),
+                ``(N, T, H)`` in processing order, and for LSTM ``"c_steps"``, ``dL/dc_t``.
 
         Returns:
             ``{"x", "h0", ["c0"], "kernel", "recurrent_kernel", ["bias"], ["peephole_kernel"]}``,
-            each the shape of the input of that name.
+            each the shape of the input of that name (and the state gradients when asked).
         """
         if "h_prev" not in self.cache:
             raise ValueError(f"{self.cell}: this result was computed inside ops.no_backward(), which keeps no "
@@ -146,7 +152,11 @@ class RecurrentResult:
                 dh = doutput if dh is None else np.asarray(dh) + doutput
             else:
                 dy = doutput
-        return self._backward(dy=dy, dh=dh, dc=dc)
+        grads = self._backward(dy=dy, dh=dh, dc=dc, keep_state_gradients=check_flag(f"{self.cell} backward", "state_gradients", state_gradients))
+        for name in ("h_steps", "c_steps"):
+            if name in grads:
+                grads[name] = self._in_processing_order(grads[name])
+        return grads
 
 
 @dataclass
@@ -395,10 +405,10 @@ def simple_rnn_forward(
         a["recurrent_dropout_mask"], activation, go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None):
+    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
         return _core.simple_rnn_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
-            a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, go_backwards,
+            a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, go_backwards, keep_state_gradients,
         )
 
     return _recurrent_result("simple_rnn", forward, backward, go_backwards)
@@ -456,10 +466,11 @@ def lstm_forward(
         go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None):
+    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
         return _core.lstm_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["peephole_kernel"], m,
             a["recurrent_dropout_mask"], forward[-1], dy, dh, dc, activation, recurrent_activation, go_backwards,
+            keep_state_gradients,
         )
 
     return _recurrent_result("lstm", forward, backward, go_backwards)
@@ -513,11 +524,11 @@ def gru_forward(
         a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None):
+    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
         return _core.gru_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
             a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, recurrent_activation,
-            reset_after, go_backwards,
+            reset_after, go_backwards, keep_state_gradients,
         )
 
     return _recurrent_result("gru", forward, backward, go_backwards)

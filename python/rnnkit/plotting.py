@@ -1,4 +1,5 @@
-"""Learning curves with matplotlib, for ``History.plot`` and ``Comparison.plot``.
+"""Plots with matplotlib: learning curves (``History.plot``, ``Comparison.plot``), and the gates
+and gradient norms over time of a trace (``model.trace``, :mod:`rnnkit.traces`).
 
 matplotlib is optional (``pip install rnnkit[plot]``) and imported only when a plot is drawn.
 """
@@ -8,7 +9,12 @@ from __future__ import annotations
 import os
 from typing import Any, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["plot_learning_curves"]
+import numpy as np
+
+from ._arguments import check_integer
+from .traces import GATE_TITLES, LayerTrace
+
+__all__ = ["plot_learning_curves", "plot_gates", "plot_gradient_norms"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Histories = Mapping[str, Mapping[str, Sequence[float]]]
@@ -90,6 +96,101 @@ def plot_learning_curves(histories: Histories, metrics: Optional[Sequence[str]] 
     title = title or (next(iter(histories)) if single else None)
     if title:
         fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def _finish(fig: Any, path: Optional[PathLike]) -> Any:
     if path is not None:
         fig.savefig(os.fspath(path), dpi=110)
     return fig
+
+
+def _check_layer_trace(trace: Any) -> LayerTrace:
+    if not isinstance(trace, LayerTrace):
+        raise TypeError(f"expected one layer's trace (a LayerTrace, e.g. model.trace(x)['lstm']), "
+                        f"got {type(trace).__name__}")
+    return trace
+
+
+def plot_gates(trace: LayerTrace, sample: int = 0, *, path: Optional[PathLike] = None,
+               title: Optional[str] = None) -> Any:
+    """Heatmaps of one sample's gate activations over time, one panel per gate (and the LSTM
+    cell state): units on the y axis, time steps on the x axis; padded steps are left blank.
+
+    Args:
+        trace: one layer's trace, e.g. ``model.trace(x)["lstm"]``.
+        sample: which sample of the traced batch, ``0 <= sample < N``.
+        path: also save the figure there (PNG, SVG or PDF).
+        title: the figure's title (default: the layer's name and the sample).
+
+    Returns:
+        The matplotlib Figure.
+    """
+    trace = _check_layer_trace(trace)
+    count = trace.hidden.shape[0]
+    sample = check_integer("plot_gates", "sample", sample)
+    if not 0 <= sample < count:
+        raise ValueError(f"plot_gates: sample must lie in [0, {count}) for the traced batch, got {sample}")
+    panels = {GATE_TITLES[trace.cell][name]: values for name, values in trace.gates.items()}
+    if trace.cell_state is not None:
+        panels["c (cell state)"] = trace.cell_state
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1, 3.4), squeeze=False,
+                             layout="constrained")
+    valid = None if trace.mask is None else trace.mask[sample]
+    for ax, (name, values) in zip(axes[0], panels.items()):
+        image = np.asarray(values[sample], dtype=np.float64).T  # (units, time)
+        if valid is not None:
+            image = np.where(valid[None, :], image, np.nan)
+        bounded = name.endswith("gate)")  # sigmoid gates lie in [0, 1]
+        shown = ax.imshow(image, aspect="auto", interpolation="nearest", origin="lower",
+                          cmap="viridis" if bounded else "coolwarm",
+                          vmin=0 if bounded else None, vmax=1 if bounded else None)
+        if not bounded:
+            limit = float(np.nanmax(np.abs(image))) if np.isfinite(image).any() else 1.0
+            shown.set_clim(-limit or -1, limit or 1)
+        ax.set_title(name)
+        ax.set_xlabel("time step")
+        fig.colorbar(shown, ax=ax, shrink=0.85)
+    axes[0][0].set_ylabel("unit")
+    fig.suptitle(title or f"{trace.name}: sample {sample}")
+    return _finish(fig, path)
+
+
+def plot_gradient_norms(traces: Mapping[str, LayerTrace], state: str = "h", *, path: Optional[PathLike] = None,
+                        title: Optional[str] = None) -> Any:
+    """The norm of ``dL/dh_t`` (or ``dL/dc_t``) against the time step t, one line per layer, on
+    a log scale: gradients that vanish towards the first steps fall to the left.
+
+    Args:
+        traces: ``{label: LayerTrace}`` with gradients, e.g. a whole ``model.trace(x, y)``, or
+            ``{"LSTM": lstm_trace["lstm"], "GRU": gru_trace["gru"]}`` to put models side by side.
+        state: ``"h"`` (hidden state) or ``"c"`` (LSTM cell state; other layers are skipped).
+        path: also save the figure there (PNG, SVG or PDF).
+        title: the figure's title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if state not in ("h", "c"):
+        raise ValueError(f"plot_gradient_norms: state must be 'h' or 'c', got {state!r}")
+    lines = {}
+    for label, trace in traces.items():
+        norms = _check_layer_trace(trace).gradient_norms()
+        if state in norms:
+            lines[label] = norms[state]
+    if not lines:
+        raise ValueError(f"plot_gradient_norms: no traced layer has a gradient of {state!r} "
+                         "(only LSTM layers have a cell state)")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    for label, norms in lines.items():
+        ax.plot(np.arange(len(norms)), norms, label=label)
+    if all(np.all(norms > 0) for norms in lines.values()):
+        ax.set_yscale("log")
+    ax.set_xlabel("time step t (processing order)")
+    ax.set_ylabel(f"||dL/d{state}_t||")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title or "gradient flow through time")
+    return _finish(fig, path)

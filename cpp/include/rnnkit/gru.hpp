@@ -34,6 +34,7 @@ struct GruGradients {
   T* dkernel;            // (F, 3H)
   T* drecurrent_kernel;  // (H, 3H)
   T* dbias;              // shape of the bias, or null
+  T* dh_steps;           // (N, T, H) dL/dh_t, the whole gradient reaching each h_t, or null
 };
 
 // y (N, T, H) in processing order, or null; h_last (N, H). h0 may be null (zeros).

@@ -36,6 +36,8 @@ struct LstmGradients {
   T* drecurrent_kernel;  // (H, 4H)
   T* dbias;              // (4H,) or null
   T* dpeephole_kernel;   // (3, H) or null
+  T* dh_steps;          // (N, T, H) dL/dh_t, the whole gradient reaching each h_t, or null
+  T* dc_steps;          // (N, T, H) dL/dc_t likewise, or null
 };
 
 // y (N, T, H) in processing order, or null; h_last, c_last (N, H). h0, c0 may be null (zeros).

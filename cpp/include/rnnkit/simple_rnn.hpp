@@ -30,6 +30,7 @@ struct SimpleRnnGradients {
   T* dkernel;            // (F, H)
   T* drecurrent_kernel;  // (H, H)
   T* dbias;              // (H,) or null
+  T* dh_steps;           // (N, T, H) dL/dh_t, the whole gradient reaching each h_t, or null
 };
 
 // y (N, T, H) in processing order, or null; h_last (N, H). h0 may be null (zeros).

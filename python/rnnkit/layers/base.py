@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .. import config, initializers, ops, regularizers
+from .. import config, initializers, ops, regularizers, traces
 from .._arguments import check_flag, check_integer, check_seed, check_shape, is_integer, is_number
 from . import symbolic
 from ..variables import Variable
@@ -345,6 +345,28 @@ class Layer:
         """``forward`` and the output mask together, as containers use them."""
         outputs, pullback = self.forward(inputs, mask=mask, training=training, **kwargs)
         return outputs, self.compute_mask(inputs, mask), pullback
+
+    def trace(self, inputs: Any, *, mask: Any = None, d_outputs: Any = None, **kwargs: Any) -> traces.Trace:
+        """Look inside the recurrent cells of this layer (a SimpleRNN, LSTM or GRU layer, a
+        Bidirectional wrapper, ...) on one batch: the gates and states of every time step, in
+        inference mode. See :mod:`rnnkit.traces`.
+
+        Args:
+            inputs: as for ``forward``, e.g. ``(N, T, F)`` float32 or float64.
+            mask: ``(N, T)`` bool, ``False`` at padded steps, or ``None``.
+            d_outputs: the gradient of a loss with respect to this layer's outputs (their
+                structure and shapes); when given, the backward pass runs and every
+                :class:`~rnnkit.traces.LayerTrace` gets ``grad_hidden`` (and ``grad_cell_state``).
+            **kwargs: other call arguments, e.g. ``initial_state``.
+
+        Returns:
+            A :class:`rnnkit.traces.Trace` ``{name: LayerTrace}``.
+        """
+        with traces.recording(self) as trace:
+            _, pullback = self.forward(inputs, mask=mask, training=False, **kwargs)
+            if d_outputs is not None:
+                pullback(d_outputs)
+        return trace
 
     def __call__(self, inputs: Any, training: bool = False, mask: Any = None, **kwargs: Any) -> Any:
         """The outputs for arrays; on symbolic tensors (from ``Input``), the symbolic outputs

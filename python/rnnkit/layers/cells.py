@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers, utils
+from .. import activations, initializers, ops, regularizers, traces, utils
 from .base import (Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_seed,
                    check_size, check_weight_sizes)
 
@@ -51,6 +51,7 @@ class _KernelCell(Layer):
     sequence computed by one ``rnnkit.ops`` call."""
 
     gates = 1
+    cell_type = "simple_rnn"  # the rnnkit.ops kernel it runs
     state_names: Tuple[str, ...] = ("h",)
 
     def __init__(self, units: int, activation: Optional[str] = "tanh", use_bias: bool = True,
@@ -136,13 +137,18 @@ class _KernelCell(Layer):
         keep = output_keep(mask, go_backwards, return_sequences, zero_output_for_mask, x.dtype)
         output = result.output if keep is None else result.output * keep
         variables = self._weights
+        recorder = traces.active()
+        traced = recorder.add(self, result, mask, go_backwards) if recorder is not None else None
 
         def pullback(d_output: Optional[np.ndarray], d_states: List[Optional[np.ndarray]]
                      ) -> Tuple[np.ndarray, List[np.ndarray], Grads]:
             if d_output is not None and keep is not None:
                 d_output = d_output * keep
             d_states = list(d_states) + [None] * 2
-            grads = result.backward(d_output, d_states[0], d_states[1] if result.c is not None else None)
+            grads = result.backward(d_output, d_states[0], d_states[1] if result.c is not None else None,
+                                    state_gradients=traced is not None)
+            if traced is not None:
+                traced.grad_hidden, traced.grad_cell_state = grads["h_steps"], grads.get("c_steps")
             dx = grads["x"] if input_keep is None else grads["x"] * input_keep
             d_initial = [grads["h0"]] if result.c is None else [grads["h0"], grads["c0"]]
             return dx, d_initial, {v: grads[v.name] for v in variables}
@@ -216,6 +222,7 @@ class LSTMCell(_GatedCell):
     """
 
     gates = 4
+    cell_type = "lstm"  # the rnnkit.ops kernel it runs
     state_names = ("h", "c")
 
     def __init__(self, units: int, activation: Optional[str] = "tanh",
@@ -261,6 +268,7 @@ class GRUCell(_GatedCell):
     """
 
     gates = 3
+    cell_type = "gru"  # the rnnkit.ops kernel it runs
 
     def __init__(self, units: int, activation: Optional[str] = "tanh",
                  recurrent_activation: Optional[str] = "sigmoid", reset_after: bool = True, **kwargs: Any) -> None:

@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .. import saving
+from .. import saving, traces
+from .._arguments import check_flag
 from ..layers.base import InputLayer, Layer, Pullback
 from .training import Trainer
 
@@ -72,9 +73,16 @@ class BaseModel(Trainer, Layer):
         """(layer (type), output shape, parameters, connected to or None) per row."""
         raise NotImplementedError
 
-    def summary(self, line_length: Optional[int] = None, print_fn: Any = None) -> None:
+    def summary(self, line_length: Optional[int] = None, print_fn: Any = None, gates: bool = False) -> None:
         """Prints the layers, their output shapes and parameter counts (and, for a graph, what
-        each is connected to), as Keras 3 does."""
+        each is connected to), as Keras 3 does.
+
+        Args:
+            line_length: the table's width in characters.
+            print_fn: called with each line (default ``print``).
+            gates: also break every recurrent layer's parameters down per gate block: the
+                kernel, recurrent kernel, bias (and peephole) parameters of each gate.
+        """
         if not self.built:
             raise ValueError("the model is not built yet: declare its input shape or call build() or fit() first")
         rows = self._summary_rows()
@@ -115,6 +123,8 @@ class BaseModel(Trainer, Layer):
         trainable = sum(w.value.size for w in self.trainable_weights)
         lines += [f" Total params: {size(self.count_params())}", f" Trainable params: {size(trainable)}",
                   f" Non-trainable params: {size(self.count_params() - trainable)}"]
+        if check_flag("summary", "gates", gates):
+            lines += _gate_breakdown(self)
         for line in "\n".join(lines).split("\n"):
             print_fn(line)
 
@@ -149,3 +159,29 @@ def _wrap(text: str, width: int) -> List[str]:
         lines.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return lines + [text]
+
+
+def _gate_breakdown(model: "BaseModel") -> List[str]:
+    """Per recurrent layer, a table of each gate block's parameters: every weight of a cell
+    holds its gates side by side on its last axis (the peephole kernel one row per gate)."""
+    lines: List[str] = []
+    for path, cell in traces.recurrent_cells(model):
+        kind = getattr(cell, "cell_type", None)
+        if kind is None or not cell.built:
+            continue  # a cell written in Python has no gate layout
+        titles = traces.GATE_TITLES[kind]
+        columns = [(name, v) for name, v in (("kernel", cell.kernel), ("recurrent_kernel", cell.recurrent_kernel),
+                                             ("bias", cell.bias)) if v is not None]
+        peephole = getattr(cell, "peephole_kernel", None) if getattr(cell, "peephole", False) else None
+        header = ["gate"] + [name for name, _ in columns] + (["peephole"] if peephole is not None else []) + ["total"]
+        rows = []
+        for gate in titles:
+            counts = [v.value.size // len(titles) for _, v in columns]
+            if peephole is not None:
+                counts.append(cell.units if gate in "ifo" else 0)
+            rows.append([titles[gate]] + [f"{n:,}" for n in counts] + [f"{sum(counts):,}"])
+        widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]
+        lines += ["", f" Parameters per gate of {path} ({cell.units} units):"]
+        for r in [header] + rows:
+            lines.append("   " + "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))))
+    return lines

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import losses, metrics as metrics_module, ops, optimizers, utils
+from .. import losses, metrics as metrics_module, ops, optimizers, traces, utils
 from .._arguments import is_number
 from . import data
 
@@ -656,6 +656,37 @@ class Trainer:
         xs, ys, sws = self._prepare_data(x, y, sample_weight)
         self._reset_metrics(ys)
         return self._returned(self._logs(self._test_step(xs, ys, sws)), return_dict)
+
+    def trace(self, x: Any, y: Any = None, sample_weight: Any = None) -> traces.Trace:
+        """Look inside the recurrent layers on one batch: the gates and states of every time
+        step and, given targets, the gradient of the compiled loss reaching every step's states.
+
+        The model runs once in inference mode (no dropout); with ``y`` its backward pass runs
+        too, and no weight changes. See :mod:`rnnkit.traces`.
+
+        Args:
+            x: the model's inputs, as for ``predict`` (one batch: every sample is traced).
+            y: targets, as for ``evaluate``, or ``None`` for the forward pass alone.
+            sample_weight: per-sample loss weights, as for ``evaluate``.
+
+        Returns:
+            A :class:`rnnkit.traces.Trace`: ``{layer name: LayerTrace}`` for every SimpleRNN,
+            LSTM and GRU layer (inside Bidirectional and stacked cells too), with ``gates``,
+            ``hidden``, ``cell_state`` ``(N, T, units)`` and, given ``y``, ``grad_hidden``,
+            ``grad_cell_state`` and ``gradient_norms()``; ``trace.loss`` is the batch's loss.
+        """
+        if y is not None:
+            self._require_compiled()
+        xs, ys, sws = self._prepare_data(x, y, sample_weight)
+        with traces.recording(self) as trace:
+            outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=False)
+            if ys is not None:
+                regularized = [w for w in self.weights if w.regularizer is not None]
+                logs, d_outputs = self._losses(ys, self._flat_outputs(outputs), self._flat_outputs(masks), sws,
+                                               True, regularized)
+                pullback(self._pack_outputs(d_outputs))
+                trace.loss = logs["loss"]
+        return trace
 
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch."""
