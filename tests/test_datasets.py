@@ -36,8 +36,11 @@ def arrays(dataset):
     return [dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val, dataset.x_test, dataset.y_test]
 
 
+REAL = ["japanese_vowels", "sunspots"]  # shipped data, tested on their own below
+
+
 def test_the_registry_lists_every_loader():
-    assert datasets.available() == list(SMALL)
+    assert datasets.available() == list(SMALL) + REAL
     assert all(callable(getattr(datasets, name)) for name in datasets.available())
 
 
@@ -315,3 +318,62 @@ def test_a_dataset_checks_its_parts():
         datasets.Dataset("mine", "ranking", x, x, x, x, x, x)
     with pytest.raises(ValueError, match="x_val and y_val must hold the same, non-zero number of samples, got 4 and 2"):
         datasets.Dataset("mine", "regression", x, x, x, x[:2], x, x)
+
+
+# ---------------------------------------------------------------------- real data, shipped
+def test_japanese_vowels_is_the_official_split_padded_with_lengths():
+    data = rnnkit.datasets.japanese_vowels(dtype="float64")
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
+    assert data.task == "classification" and data.num_classes == 9 and len(data.class_names) == 9
+    assert len(x_train) + len(x_val) == 270 and len(x_test) == 370
+    assert x_train.shape[1:] == x_test.shape[1:] == (29, 12) and x_train.dtype == np.float64
+    # 3 of each speaker's 30 training utterances validate; the test part is the official one.
+    assert np.bincount(y_val, minlength=9).tolist() == [3] * 9
+    assert np.bincount(y_train, minlength=9).tolist() == [27] * 9
+    assert np.bincount(y_test, minlength=9).tolist() == [31, 35, 88, 44, 29, 24, 40, 50, 29]
+    for (x, _), lengths in zip(data, data.lengths):
+        assert lengths.min() >= 7 and lengths.max() <= 29
+        frames = np.arange(29)[None, :] < lengths[:, None]
+        assert np.all(x[~frames] == 0) and np.all(np.abs(x[frames]).sum(axis=-1) > 0)
+    # The first training utterance of the published file (speaker 1), to the last decimal.
+    x_all = np.concatenate([x_train, x_val])
+    first = np.flatnonzero((x_all[:, 0, 0] == 1.860936) & (x_all[:, 0, 2] == 0.261557))
+    assert len(first) == 1 and np.concatenate([y_train, y_val])[first[0]] == 0
+    assert x_all[first[0], 1, 0] == 1.891651 and x_all[first[0], 0, 1] == -0.207383
+
+
+def test_japanese_vowels_options():
+    a, b = rnnkit.datasets.japanese_vowels(seed=1), rnnkit.datasets.japanese_vowels(seed=1)
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    assert a.x_train.dtype == np.float32
+    other = rnnkit.datasets.japanese_vowels(seed=2)
+    assert not np.array_equal(a.y_val, other.y_val) or not np.array_equal(a.x_val, other.x_val)
+    assert len(rnnkit.datasets.japanese_vowels(validation_split=0.2).x_val) == 54
+    standard = rnnkit.datasets.japanese_vowels(standardize=True, dtype="float64")
+    frames = np.arange(29)[None, :] < standard.lengths[0][:, None]
+    together = np.concatenate([standard.x_train[frames], standard.x_val[np.arange(29)[None, :] <
+                                                                         standard.lengths[1][:, None]]])
+    np.testing.assert_allclose(together.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(together.std(axis=0), 1, rtol=1e-12)
+    assert np.all(standard.x_test[np.arange(29)[None, :] >= standard.lengths[2][:, None]] == 0)
+    with pytest.raises(ValueError, match="validation_split"):
+        rnnkit.datasets.japanese_vowels(validation_split=1.0)
+    with pytest.raises(TypeError, match="standardize must be a bool"):
+        rnnkit.datasets.japanese_vowels(standardize="yes")
+    assert rnnkit.datasets.load("japanese_vowels").name == "japanese_vowels"
+
+
+def test_sunspots_windows_of_the_yearly_series():
+    data = rnnkit.datasets.sunspots(timesteps=10, horizon=2, dtype="float64")
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
+    assert data.task == "regression" and x_train.shape[1:] == (10, 1) and y_train.shape[1:] == (2,)
+    assert len(x_train) + len(x_val) + len(x_test) == 309 - 3 * 11
+    raw = data.normalizer.inverse_transform(x_train[0, :, 0])
+    np.testing.assert_allclose(raw[:5], [5, 11, 16, 23, 36], rtol=1e-12)  # 1700-1704
+    np.testing.assert_allclose(data.normalizer.inverse_transform(y_test[-1]), [7.5, 2.9], rtol=1e-12)  # 2007, 2008
+    # Windows follow one another a year apart, and the target continues the window.
+    np.testing.assert_array_equal(x_train[1, :-1, 0], x_train[0, 1:, 0])
+    np.testing.assert_array_equal(x_train[0, -1, 0], x_train[1, -2, 0])
+    np.testing.assert_array_equal(y_train[0, 0], x_train[1, -1, 0])
+    with pytest.raises(ValueError, match="shorter window"):
+        rnnkit.datasets.sunspots(timesteps=200)

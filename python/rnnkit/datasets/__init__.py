@@ -1,4 +1,5 @@
-"""Built-in datasets, as ``keras.datasets`` but generated from a seed: nothing is downloaded.
+"""Built-in datasets, as ``keras.datasets`` but nothing is downloaded: generated from a seed, or
+real data shipped inside the package.
 
 Each loader returns a :class:`Dataset` of NumPy arrays split into training, validation and
 test parts (``(x_train, y_train), (x_val, y_val), (x_test, y_test) = dataset``), inputs
@@ -7,7 +8,10 @@ test parts (``(x_train, y_train), (x_val, y_val), (x_test, y_test) = dataset``),
 - forecasting (regression): :func:`sine_waves`, :func:`random_walk`, with a
   :class:`Normalizer` and its inverse;
 - long-range memory: :func:`adding_problem` (regression), :func:`copy_task` (one class per step);
-- sequence classification: :func:`temporal_patterns`, :func:`digits` (rows of 8x8 images).
+- sequence classification: :func:`temporal_patterns`, :func:`digits` (rows of 8x8 images);
+- real data, shipped with the package: :func:`japanese_vowels` (speaker classification from
+  padded sequences of 7 to 29 frames, with their lengths), :func:`sunspots` (yearly sunspot
+  numbers to forecast).
 
 ``load(name, **kwargs)`` calls a loader by name; ``available()`` lists the names.
 """
@@ -20,13 +24,15 @@ from .base import Dataset, Normalizer
 from .classification import PATTERNS, digits, temporal_patterns
 from .forecasting import random_walk, sine_waves
 from .memory import adding_problem, copy_task
+from .real import japanese_vowels, sunspots
 
 __all__ = ["Dataset", "Normalizer", "PATTERNS", "sine_waves", "random_walk", "adding_problem", "copy_task",
-           "temporal_patterns", "digits", "load", "available"]
+           "temporal_patterns", "digits", "japanese_vowels", "sunspots", "load", "available"]
 
 _LOADERS: Dict[str, Callable[..., Dataset]] = {
     loader.__name__: loader
-    for loader in (sine_waves, random_walk, adding_problem, copy_task, temporal_patterns, digits)
+    for loader in (sine_waves, random_walk, adding_problem, copy_task, temporal_patterns, digits, japanese_vowels,
+                   sunspots)
 }
 
 

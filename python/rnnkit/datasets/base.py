@@ -72,6 +72,8 @@ class Dataset:
         normalizer: for forecasting sets, the Normalizer that made ``x`` and ``y`` from the
             series (``inverse_transform`` gives predictions in the series' units), else ``None``.
         description: one sentence on what the data is and what chance level is.
+        lengths: for padded sequences of several lengths, the number of real steps of each
+            sample, ``(lengths_train, lengths_val, lengths_test)`` int64 arrays; else ``None``.
     """
 
     name: str
@@ -86,6 +88,7 @@ class Dataset:
     class_names: Optional[Tuple[str, ...]] = None
     normalizer: Optional[Normalizer] = None
     description: str = ""
+    lengths: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -94,6 +97,8 @@ class Dataset:
             if len(x) != len(y) or len(x) == 0:
                 raise ValueError(f"x_{part} and y_{part} must hold the same, non-zero number of samples, "
                                  f"got {len(x)} and {len(y)}")
+        if self.lengths is not None and [len(n) for n in self.lengths] != [len(x) for x, _ in self]:
+            raise ValueError("lengths must give one length per sample of each part")
 
     @property
     def train(self) -> Pair:

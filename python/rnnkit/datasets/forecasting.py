@@ -8,7 +8,7 @@ crossing a boundary), and z-scored with the training part's mean and std; the Da
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -25,14 +25,22 @@ def _forecasting(name: str, make_series: Callable[[int], np.ndarray], samples: i
     horizon = count("horizon", horizon, minimum=1)
     dtype = float_dtype(dtype)
     sizes = split_sizes(samples, validation_split, test_split)
+    series = make_series(sum(sizes) + 3 * (timesteps + horizon - 1))
+    return windows(name, series, sizes, timesteps, horizon, dtype, description)
+
+
+def windows(name: str, series: np.ndarray, sizes: Tuple[int, int, int], timesteps: int, horizon: int, dtype: str,
+            description: str) -> Dataset:
+    """The ``sizes`` windows of training, validation and test cut from ``series`` of length
+    ``sum(sizes) + 3 * (timesteps + horizon - 1)`` in time order, z-scored with the training
+    part's mean and std."""
     span = timesteps + horizon
-    series = make_series(sum(sizes) + 3 * (span - 1))
     segments = np.split(series, np.cumsum([n + span - 1 for n in sizes])[:-1])
     normalizer = Normalizer(float(segments[0].mean()), float(segments[0].std()))
     arrays = []
     for segment in segments:
-        windows = np.lib.stride_tricks.sliding_window_view(normalizer.transform(segment), span)
-        arrays += [windows[:, :timesteps, None].astype(dtype), windows[:, timesteps:].astype(dtype)]
+        cut = np.lib.stride_tricks.sliding_window_view(normalizer.transform(segment), span)
+        arrays += [cut[:, :timesteps, None].astype(dtype), cut[:, timesteps:].astype(dtype)]
     return Dataset(name, "regression", *arrays, normalizer=normalizer, description=description)
 
 
