@@ -19,6 +19,8 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["report"].passed
+    assert namespace["torch_kwargs"]["num_layers"] == 2 and "weight_hh_l1_reverse" in namespace["torch_state"]
+    assert namespace["twin"].count_params() == 2 * 16 * (3 + 4 + 1) + 2 * 16 * (8 + 4 + 1)
     lstm_inside, gru_inside = namespace["inside"]["LSTM"], namespace["inside"]["GRU"]
     assert lstm_inside.gates["f"].shape == lstm_inside.cell_state.shape == (64, 30, 32)
     assert gru_inside.grad_hidden.shape == (64, 30, 32) and gru_inside.cell_state is None

@@ -8,7 +8,7 @@ Keras-compatible API lives in ``rnnkit.models``, ``rnnkit.layers``, ``rnnkit.opt
 on it and sets their results side by side.
 """
 
-from . import (activations, callbacks, config, datasets, initializers, layers, losses, metrics, models, ops,
+from . import (activations, callbacks, config, conversion, datasets, initializers, layers, losses, metrics, models, ops,
                optimizers, regularizers, traces, utils)
 from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
-    "activations", "callbacks", "config", "datasets", "initializers", "layers", "losses", "metrics", "models",
+    "activations", "callbacks", "config", "conversion", "datasets", "initializers", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "traces", "utils",
     "Sequential", "Model", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
     "RNN", "Masking", "Embedding", "Bidirectional", "TimeDistributed",
