@@ -4,6 +4,7 @@ weights, reset_state, the 'accuracy' resolution of compile, names and configs.""
 import numpy as np
 import pytest
 
+import rnnkit
 from rnnkit import losses, metrics
 
 
@@ -213,3 +214,147 @@ def test_configs():
     assert metrics.MeanSquaredError().get_config() == {"name": "mean_squared_error", "dtype": "float32"}
     with pytest.raises(ValueError, match="unknown metric function"):
         metrics.deserialize({"class_name": "MeanMetricWrapper", "config": {"name": "x", "fn": "nope"}})
+
+
+# ------------------------------------------------- Keras' other metrics, on hand-computed cases
+def test_root_mean_squared_error():
+    m = metrics.RootMeanSquaredError()
+    assert m([[0, 1], [0, 0]], [[1, 1], [0, 0]]) == pytest.approx(0.5)  # sqrt(1 / 4)
+    m.reset_state()
+    assert m([[0, 1], [0, 0]], [[1, 1], [0, 0]], sample_weight=[1, 0]) == pytest.approx(np.sqrt(0.5))
+    assert metrics.get("root_mean_squared_error").name == "root_mean_squared_error"
+
+
+def test_top_k_categorical_accuracy():
+    y_true, y_pred = [[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]
+    m = metrics.TopKCategoricalAccuracy(k=1)
+    assert m(y_true, y_pred) == pytest.approx(0.5)
+    m.reset_state()
+    assert m(y_true, y_pred, sample_weight=[0.7, 0.3]) == pytest.approx(0.3)
+    assert metrics.TopKCategoricalAccuracy(k=2)(y_true, y_pred) == 1.0
+    sparse = metrics.SparseTopKCategoricalAccuracy(k=1)
+    assert sparse([2, 1], y_pred) == pytest.approx(0.5)
+    # A tie with the k-th score counts as in the top k.
+    assert metrics.sparse_top_k_categorical_accuracy([0], [[0.5, 0.5, 0.1]], k=1).tolist() == [1.0]
+    assert metrics.get("top_k_categorical_accuracy").k == 5
+    with pytest.raises(ValueError, match="k must be an integer of at least 1"):
+        metrics.TopKCategoricalAccuracy(k=0)
+
+
+def test_precision_and_recall():
+    y_true, y_pred = [0, 1, 1, 1], [1, 0, 1, 1]
+    assert metrics.Precision()(y_true, y_pred) == pytest.approx(2 / 3)  # tp 2, fp 1
+    assert metrics.Recall()(y_true, y_pred) == pytest.approx(2 / 3)  # tp 2, fn 1
+    assert metrics.Precision()(y_true, y_pred, sample_weight=[0, 0, 1, 0]) == 1.0
+    # top_k: exactly k per row, the first of equal scores.
+    assert metrics.Precision(top_k=2)([0, 0, 1, 1], [1, 1, 1, 1]) == 0.0
+    assert metrics.Precision(top_k=4)([0, 0, 1, 1], [1, 1, 1, 1]) == 0.5
+    # class_id: one column; several thresholds give one value each.
+    y_true2, y_pred2 = [[0, 1], [1, 1], [1, 0]], [[0.2, 0.9], [0.7, 0.4], [0.3, 0.6]]
+    assert metrics.Recall(class_id=0)(y_true2, y_pred2) == 0.5  # class 0: positives 1 and 2, found 1
+    assert metrics.Precision(class_id=1)(y_true2, y_pred2) == 0.5  # class 1: predicted 0 and 2, right 0
+    many = metrics.Precision(thresholds=[0.1, 0.5, 0.8])(y_true2, y_pred2)
+    np.testing.assert_allclose(many, [4 / 6, 2 / 3, 1 / 1])  # tp/(tp+fp): 4/6, 2/3, 1/1
+    assert metrics.Recall(thresholds=[0.1, 0.5, 0.8])(y_true2, y_pred2).tolist() == [1.0, 0.5, 0.25]
+    # Weights of the steps of a sequence output (as fit gives a mask) apply to every class.
+    seq_true = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]]])
+    seq_pred = np.array([[[0.9, 0.1], [0.9, 0.1]], [[0.1, 0.9], [0.9, 0.1]]])
+    assert metrics.Precision()(seq_true, seq_pred, sample_weight=[[1, 0], [1, 1]]) == 1.0
+    with pytest.raises(ValueError, match="class_id 2 is out of range for 2 classes"):
+        metrics.Precision(class_id=2)(y_true2, y_pred2)
+
+
+def test_auc_roc_and_pr():
+    y_true, y_pred = [0, 0, 1, 1], [0, 0.5, 0.3, 0.9]
+    # thresholds [-eps, 0.5, 1+eps]: tp [2, 1, 0], fp [2, 0, 0], fn [0, 1, 2], tn [0, 2, 2]
+    assert metrics.AUC(num_thresholds=3)(y_true, y_pred) == pytest.approx(0.75)
+    assert metrics.AUC(num_thresholds=3)(y_true, y_pred, sample_weight=[1, 0, 0, 1]) == pytest.approx(1.0)
+    assert metrics.AUC(num_thresholds=3, summation_method="minoring")(y_true, y_pred) == pytest.approx(0.5)
+    assert metrics.AUC(num_thresholds=3, summation_method="majoring")(y_true, y_pred) == pytest.approx(1.0)
+    # PR with Davis & Goadrich's interpolation: slopes dTP/dP = [1/3, 1], intercepts [2/3, 0].
+    expected = (1 + 2 / 3 * np.log(4)) / 6 + 1 / 2
+    assert metrics.AUC(num_thresholds=3, curve="PR")(y_true, y_pred) == pytest.approx(expected, rel=1e-12)
+    # PR with rectangles: recall x = [1, 0.5, 0], precision y = [0.5, 1, 0].
+    assert metrics.AUC(num_thresholds=3, curve="PR", summation_method="majoring")(y_true, y_pred) == \
+        pytest.approx(0.5 * 1 + 0.5 * 1)
+    # With many thresholds, ROC AUC is the share of (positive, negative) pairs ranked right.
+    rng = np.random.default_rng(0)
+    labels = rng.random(300) < 0.4
+    scores = np.clip(0.3 * labels + rng.random(300) * 0.7, 0, 1)
+    pairs = np.mean(scores[labels][:, None] > scores[~labels][None, :])
+    assert metrics.AUC(num_thresholds=2000)(labels, scores) == pytest.approx(pairs, abs=2e-3)
+    # from_logits, and the thresholds given.
+    logits = np.log(np.array([0.1, 0.5, 0.3, 0.9]) / (1 - np.array([0.1, 0.5, 0.3, 0.9])))
+    assert metrics.AUC(num_thresholds=3, from_logits=True)(y_true, logits) == pytest.approx(0.75)
+    custom = metrics.AUC(thresholds=[0.5])
+    assert custom.thresholds == pytest.approx([-1e-7, 0.5, 1 + 1e-7]) and custom(y_true, y_pred) == pytest.approx(0.75)
+
+
+def test_auc_multi_label_averages_the_labels():
+    y_true = np.array([[0, 1], [0, 0], [1, 1], [1, 0]])
+    y_pred = np.array([[0.0, 0.9], [0.5, 0.2], [0.3, 0.6], [0.9, 0.4]])
+    per_label = [metrics.AUC(num_thresholds=3)(y_true[:, k], y_pred[:, k]) for k in range(2)]
+    m = metrics.AUC(num_thresholds=3, multi_label=True)
+    assert m(y_true, y_pred) == pytest.approx(np.mean(per_label))
+    weighted = metrics.AUC(num_thresholds=3, multi_label=True, label_weights=[3, 1])
+    assert weighted(y_true, y_pred) == pytest.approx((3 * per_label[0] + per_label[1]) / 4)
+    flat = metrics.AUC(num_thresholds=3)(y_true, y_pred)
+    assert flat == pytest.approx(metrics.AUC(num_thresholds=3)(y_true.ravel(), y_pred.ravel()))
+    with pytest.raises(ValueError, match="curve must be 'ROC' or 'PR'"):
+        metrics.AUC(curve="PRGAIN")
+    with pytest.raises(ValueError, match="num_thresholds must be an integer > 1"):
+        metrics.AUC(num_thresholds=1)
+
+
+def test_f1_and_fbeta_scores():
+    y_true = np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]])
+    y_pred = np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]])
+    eps = 1e-7
+
+    def f(tp, fp, fn, beta=1.0):  # Keras' formula, with its epsilons
+        p, r = tp / (tp + fp + eps), tp / (tp + fn + eps)
+        return (1 + beta ** 2) * p * r / (beta ** 2 * p + r + eps)
+
+    per_class = [f(1, 0, 2), f(2, 1, 0), f(1, 1, 0)]
+    np.testing.assert_allclose(metrics.F1Score(threshold=0.5)(y_true, y_pred), per_class, rtol=1e-12)
+    np.testing.assert_allclose(per_class, [0.5, 0.8, 2 / 3], rtol=1e-6)
+    assert metrics.F1Score(average="macro", threshold=0.5)(y_true, y_pred) == pytest.approx(np.mean(per_class))
+    assert metrics.F1Score(average="micro", threshold=0.5)(y_true, y_pred) == pytest.approx(f(4, 2, 2), rel=1e-12)
+    support = np.array([3, 2, 1])
+    assert metrics.F1Score(average="weighted", threshold=0.5)(y_true, y_pred) == \
+        pytest.approx(np.sum(np.array(per_class) * support / (support.sum() + eps)), rel=1e-12)
+    # Without a threshold, each row's highest score is the prediction (both tied ones in row 2).
+    np.testing.assert_allclose(metrics.F1Score()(y_true, y_pred), [f(0, 0, 3), f(1, 1, 1), f(1, 1, 0)], rtol=1e-12)
+    np.testing.assert_allclose(metrics.FBetaScore(beta=2.0, threshold=0.5)(y_true, y_pred),
+                               [f(1, 0, 2, 2.0), f(2, 1, 0, 2.0), f(1, 1, 0, 2.0)], rtol=1e-12)
+    weighted = metrics.F1Score(threshold=0.5)(y_true, y_pred, sample_weight=[1, 0, 2])
+    np.testing.assert_allclose(weighted, [f(2, 0, 1), f(3, 0, 0), f(1, 0, 0)], rtol=1e-12)  # row 2 counts twice
+    with pytest.raises(ValueError, match="average must be None"):
+        metrics.F1Score(average="binary")
+    with pytest.raises(ValueError, match=r"\(batch, classes\)"):
+        metrics.F1Score()([1, 0], [0.4, 0.6])
+
+
+def test_new_metrics_by_name_in_compile_and_fit():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5, 2)).astype(np.float32)
+    labels = (x[:, :, 0].mean(axis=1) > 0).astype(np.float32)[:, None]
+    model = rnnkit.Sequential([rnnkit.Input((5, 2)), rnnkit.GRU(4), rnnkit.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["precision", "recall", "auc", metrics.AUC(curve="PR"),
+                                                          "root_mean_squared_error"])
+    history = model.fit(x, labels, epochs=2, batch_size=8, verbose=0)
+    assert set(history.history) >= {"loss", "precision", "recall", "auc", "root_mean_squared_error"}
+    assert len(history.history) == 6 and all(len(v) == 2 for v in history.history.values())
+    logs = model.evaluate(x, labels, return_dict=True, verbose=0)
+    probabilities = model.predict(x, verbose=0)
+    assert logs["auc"] == pytest.approx(metrics.AUC()(labels, probabilities), rel=1e-6)
+    assert logs["root_mean_squared_error"] == pytest.approx(np.sqrt(np.mean((probabilities - labels) ** 2)), rel=1e-5)
+    classes = rnnkit.Sequential([rnnkit.Input((5, 2)), rnnkit.GRU(4), rnnkit.Dense(3, activation="softmax")])
+    classes.compile("adam", "categorical_crossentropy", metrics=["f1_score", "top_k_categorical_accuracy"])
+    one_hot = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    logs = classes.evaluate(x, one_hot, return_dict=True, verbose=0)
+    assert logs["f1_score"].shape == (3,) and logs["top_k_categorical_accuracy"] == 1.0
+    restored = metrics.deserialize(metrics.serialize(metrics.AUC(num_thresholds=7, curve="PR", thresholds=None)))
+    assert isinstance(restored, metrics.AUC) and restored.num_thresholds == 7 and restored.curve == "PR"
+    assert metrics.deserialize(metrics.serialize(metrics.Precision(thresholds=[0.2, 0.4]))).thresholds.tolist() == \
+        [0.2, 0.4]

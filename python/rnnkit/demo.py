@@ -8,13 +8,14 @@ the options, e.g. ``rnnkit-demo --dataset adding_problem --timesteps 50 --cells 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 from typing import Callable, Optional, Sequence
 
 from . import __version__, datasets, optimizers
 from .comparison import compare
 from .datasets import Dataset
-from .layers import GRU, LSTM, Dense, SimpleRNN
+from .layers import GRU, LSTM, Dense, Masking, SimpleRNN
 from .models import Sequential
 
 __all__ = ["main"]
@@ -34,8 +35,10 @@ def _builder(cell: type, units: int, dataset: Dataset, learning_rate: float) -> 
         else:
             head, loss, metrics = Dense(dataset.num_classes, activation="softmax"), \
                 "sparse_categorical_crossentropy", ["accuracy"]
-        model = Sequential([cell(units, input_shape=dataset.x_train.shape[1:], return_sequences=per_step), head],
-                           name=f"{cell.__name__.lower()}_model")
+        # Sequences zero-padded to one length (dataset.lengths) skip their padding.
+        padding = [Masking(0.0, input_shape=dataset.x_train.shape[1:])] if dataset.lengths is not None else []
+        model = Sequential(padding + [cell(units, input_shape=dataset.x_train.shape[1:], return_sequences=per_step),
+                                      head], name=f"{cell.__name__.lower()}_model")
         model.compile(optimizer=optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
         return model
 
@@ -85,7 +88,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     sizes = {name: getattr(args, name) for name in ("samples", "timesteps") if getattr(args, name) is not None}
     try:
-        dataset = datasets.load(args.dataset, seed=args.seed, **sizes)
+        # The real datasets have fixed sizes; sunspots has nothing random to seed.
+        seeded = "seed" in inspect.signature(getattr(datasets, args.dataset)).parameters
+        dataset = datasets.load(args.dataset, **({"seed": args.seed} if seeded else {}), **sizes)
     except (TypeError, ValueError) as error:  # e.g. --timesteps for digits, or too few --samples
         parser.error(str(error))
     builders = {name: _builder(CELLS[name], args.units, dataset, args.learning_rate) for name in args.cells}

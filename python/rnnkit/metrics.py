@@ -14,12 +14,12 @@ does.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Type, Union
 
 import numpy as np
 
 from . import losses as losses_module
-from .losses import _align, _broadcast_weights, _snake_case, mean_absolute_error, mean_squared_error
+from .losses import EPSILON, _align, _broadcast_weights, _snake_case, mean_absolute_error, mean_squared_error
 from .serialization import class_and_config, serialize_object
 
 __all__ = [
@@ -31,11 +31,21 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "RootMeanSquaredError",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "Precision",
+    "Recall",
+    "AUC",
+    "F1Score",
+    "FBetaScore",
     "binary_accuracy",
     "categorical_accuracy",
     "sparse_categorical_accuracy",
     "mean_squared_error",
     "mean_absolute_error",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
     "get",
     "serialize",
     "deserialize",
@@ -96,6 +106,57 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- classes
+def _in_top_k(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    """1 where the target class's score is among the ``k`` highest of its row (ties with the
+    k-th score count as in, as Keras' ``ops.in_top_k``), else 0."""
+    target_scores = np.take_along_axis(scores, targets[..., None], axis=-1)
+    return (np.sum(scores > target_scores, axis=-1) < k).astype(np.float64)
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer of at least 1, got {k!r}")
+    return int(k)
+
+
+def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    """1 where the class of the one-hot ``y_true`` is among the ``k`` highest scores of ``y_pred``.
+
+    Args:
+        y_true: one-hot targets, shape ``(N, ..., C)``.
+        y_pred: scores, the same shape.
+        k: how many of the highest scores count.
+
+    Returns:
+        Values of shape ``(N, ...)``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_pred.ndim == 0:
+        raise ValueError("top_k_categorical_accuracy: y_true and y_pred must have the same shape (..., C), got "
+                         f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}")
+    return _in_top_k(y_pred, np.argmax(y_true, axis=-1), _check_k(k))
+
+
+def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    """1 where the class id ``y_true`` is among the ``k`` highest scores of ``y_pred``.
+
+    Args:
+        y_true: class ids, shape ``(N, ...)`` (or ``(N, ..., 1)``).
+        y_pred: scores, shape ``(N, ..., C)``.
+        k: how many of the highest scores count.
+
+    Returns:
+        Values of shape ``(N, ...)``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1:] == (1,):
+        y_true = y_true[..., 0]
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError("sparse_top_k_categorical_accuracy: y_true must have y_pred's shape without its class axis, "
+                         f"got y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}")
+    return _in_top_k(y_pred, y_true.astype(np.int64), _check_k(k))
+
+
 class Metric:
     """Base class of the metrics, as ``keras.metrics.Metric``: subclasses implement
     ``update_state``, ``result`` and ``reset_state``.
@@ -292,14 +353,414 @@ class MeanAbsoluteError(MeanMetricWrapper):
         return Metric.get_config(self)
 
 
+class RootMeanSquaredError(Mean):
+    """``sqrt`` of the running (weighted) mean of ``square(y_true - y_pred)`` over every entry.
+
+    Args:
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds a batch: ``y_true`` and ``y_pred`` of one shape ``(N, ...)``, ``sample_weight``
+        ``(N,)`` or broadcastable to it."""
+        y_true, y_pred = _align("root_mean_squared_error", np.asarray(y_true, np.float64),
+                                np.asarray(y_pred, np.float64))
+        super().update_state(np.square(y_pred - y_true), sample_weight=sample_weight)
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
+
+    def get_config(self) -> Dict[str, Any]:
+        return Metric.get_config(self)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the class of the one-hot ``y_true`` is among the ``k`` highest scores.
+
+    Args:
+        k: how many of the highest scores count (5).
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k))
+        self.k = k
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the class id ``y_true`` is among the ``k`` highest scores.
+
+    Args:
+        k: how many of the highest scores count (5).
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k))
+        self.k = k
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+def _divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, 0 where b is 0 (Keras' ``ops.divide_no_nan``)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+def _thresholds(owner: str, thresholds: Any, default: float) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(default if thresholds is None else thresholds, np.float64))
+    if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) | (values == -np.inf)):
+        raise ValueError(f"{owner}: thresholds must be a number or a list of numbers, got {thresholds!r}")
+    return values
+
+
+class _ConfusionMetric(Metric):
+    """Counts, per threshold, the weighted true and false positives and negatives of
+    ``y_pred > threshold`` against ``y_true != 0``, over every entry (Keras' confusion-matrix
+    metrics): ``top_k`` keeps only each row's k highest scores, ``class_id`` one class."""
+
+    def __init__(self, thresholds: Any, top_k: Optional[int], class_id: Optional[int], name: Optional[str],
+                 dtype: Any) -> None:
+        super().__init__(dtype=dtype, name=name)
+        kind = type(self).__name__
+        self.top_k = None if top_k is None else _check_k(top_k)
+        if class_id is not None and (isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer))
+                                     or class_id < 0):
+            raise ValueError(f"{kind}: class_id must be None or a class index of at least 0, got {class_id!r}")
+        self.class_id = class_id
+        self.init_thresholds = thresholds
+        # With top_k, every kept score counts as positive, as in Keras.
+        self.thresholds = _thresholds(kind, thresholds, 0.5 if top_k is None else -np.inf)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        shape = self.thresholds.shape
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds a batch: ``y_true`` 0/1 and ``y_pred`` scores of one shape ``(N, ...)``,
+        ``sample_weight`` ``(N,)`` or broadcastable to it."""
+        name = _snake_case(type(self).__name__)
+        y_true, y_pred = _align(name, np.asarray(y_true), np.asarray(y_pred, np.float64))
+        if self.top_k is not None:  # exactly k per row; among equal scores the first ones, as Keras' top_k
+            order = np.argsort(-y_pred, axis=-1, kind="stable")[..., :self.top_k]
+            kept = np.zeros(y_pred.shape, bool)
+            np.put_along_axis(kept, order, True, axis=-1)
+            y_pred = np.where(kept, y_pred, -np.inf)
+        weights = np.ones(y_true.shape) if sample_weight is None else \
+            _broadcast_weights(sample_weight, y_true.shape, np.dtype(np.float64))
+        if self.class_id is not None:
+            if self.class_id >= y_pred.shape[-1]:
+                raise ValueError(f"{name}: class_id {self.class_id} is out of range for {y_pred.shape[-1]} classes")
+            y_true, y_pred, weights = (a[..., self.class_id] for a in (y_true, y_pred, weights))
+        label = (y_true != 0).reshape(-1)
+        predicted = y_pred.reshape(1, -1) > self.thresholds[:, None]  # (thresholds, entries)
+        weights = weights.reshape(-1)
+        self.true_positives += predicted @ (weights * label)
+        self.false_positives += predicted @ (weights * ~label)
+        self.false_negatives += ~predicted @ (weights * label)
+        self.true_negatives += ~predicted @ (weights * ~label)
+
+    def _per_threshold(self, values: np.ndarray) -> Any:
+        return float(values[0]) if self.init_thresholds is None or np.ndim(self.init_thresholds) == 0 else values
+
+    def get_config(self) -> Dict[str, Any]:
+        thresholds = self.init_thresholds
+        if isinstance(thresholds, np.ndarray):
+            thresholds = thresholds.tolist()
+        return {**super().get_config(), "thresholds": thresholds, "top_k": self.top_k, "class_id": self.class_id}
+
+
+class Precision(_ConfusionMetric):
+    """``true_positives / (true_positives + false_positives)`` of ``y_pred > threshold``.
+
+    Args:
+        thresholds: one threshold (default 0.5, or every kept score with ``top_k``) or a list,
+            then ``result()`` gives one precision per threshold.
+        top_k: only each row's k highest scores can be positive.
+        class_id: the class (last-axis index) to measure; default every entry.
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, thresholds: Any = None, top_k: Optional[int] = None, class_id: Optional[int] = None,
+                 name: str = "precision", dtype: Any = None) -> None:
+        super().__init__(thresholds, top_k, class_id, name, dtype)
+
+    def result(self) -> Any:
+        return self._per_threshold(_divide_no_nan(self.true_positives, self.true_positives + self.false_positives))
+
+
+class Recall(_ConfusionMetric):
+    """``true_positives / (true_positives + false_negatives)`` of ``y_pred > threshold``.
+
+    Args:
+        thresholds, top_k, class_id, name, dtype: as for :class:`Precision`.
+    """
+
+    def __init__(self, thresholds: Any = None, top_k: Optional[int] = None, class_id: Optional[int] = None,
+                 name: str = "recall", dtype: Any = None) -> None:
+        super().__init__(thresholds, top_k, class_id, name, dtype)
+
+    def result(self) -> Any:
+        return self._per_threshold(_divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
+
+
+class AUC(Metric):
+    """Area under the ROC or precision-recall curve, from counts at fixed thresholds (Keras' AUC).
+
+    Predictions are counted at ``num_thresholds`` thresholds evenly spaced over [0, 1] (plus
+    ``-epsilon`` and ``1 + epsilon`` at the ends); the curve through those operating points is
+    integrated with the trapezoid rule (``"interpolation"``; for PR, Davis & Goadrich's
+    interpolation of true and false positives), or with the lower (``"minoring"``) or upper
+    (``"majoring"``) rectangles.
+
+    Args:
+        num_thresholds: at least 2 (200).
+        curve: ``"ROC"`` or ``"PR"``.
+        summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
+        thresholds: thresholds in [0, 1] to use instead of the even ones.
+        multi_label: for ``(N, L)`` multi-label data, one AUC per label, averaged (weighted by
+            ``label_weights``); else every entry is one data point.
+        num_labels: the number of labels (``multi_label``); read from the first batch otherwise.
+        label_weights: ``(L,)`` non-negative weights of the labels' AUCs (``multi_label``), or of
+            the entries of each label otherwise.
+        from_logits: ``y_pred`` holds logits; they go through a sigmoid first.
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", summation_method: str = "interpolation",
+                 name: Optional[str] = None, dtype: Any = None, thresholds: Any = None, multi_label: bool = False,
+                 num_labels: Optional[int] = None, label_weights: Any = None, from_logits: bool = False) -> None:
+        super().__init__(dtype=dtype, name=name or "auc")
+        if str(curve).upper() not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', "
+                             f"got {summation_method!r}")
+        self.curve, self.summation_method = str(curve).upper(), summation_method
+        self._init_thresholds = thresholds
+        if thresholds is not None:
+            inner = sorted(float(t) for t in np.atleast_1d(thresholds))
+        else:
+            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or \
+                    num_thresholds <= 1:
+                raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds!r}")
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self.num_thresholds = len(inner) + 2
+        self._thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
+        if multi_label and num_labels is not None and (isinstance(num_labels, bool) or num_labels < 1):
+            raise ValueError(f"AUC: num_labels must be a positive integer, got {num_labels!r}")
+        if num_labels is not None and not multi_label:
+            raise ValueError("AUC: num_labels is needed only when multi_label is True")
+        self.multi_label, self.num_labels = bool(multi_label), num_labels
+        self.label_weights = None if label_weights is None else np.asarray(label_weights, np.float64)
+        if self.label_weights is not None and (self.label_weights.ndim != 1 or np.any(self.label_weights < 0)):
+            raise ValueError("AUC: label_weights must be a 1-D list of non-negative weights, one per label")
+        self.from_logits = bool(from_logits)
+        self.reset_state()
+
+    @property
+    def thresholds(self) -> List[float]:
+        return self._thresholds.tolist()
+
+    def reset_state(self) -> None:
+        labels = self.num_labels if self.multi_label else None
+        shape = (self.num_thresholds,) + ((labels,) if labels else ())
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+        self._counted = False
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds a batch: ``y_true`` 0/1 and ``y_pred`` of one shape (``(N, L)`` with
+        ``multi_label``), ``sample_weight`` ``(N,)`` or broadcastable to it."""
+        y_true, y_pred = _align("auc", np.asarray(y_true), np.asarray(y_pred, np.float64))
+        if self.from_logits:
+            y_pred = 0.5 * (np.tanh(0.5 * y_pred) + 1)
+        weights = np.ones(y_true.shape) if sample_weight is None else \
+            _broadcast_weights(sample_weight, y_true.shape, np.dtype(np.float64))
+        if self.label_weights is not None and not self.multi_label:
+            weights = weights * self.label_weights
+        label = y_true != 0
+        if self.multi_label:
+            if y_pred.ndim != 2:
+                raise ValueError(f"auc: y_pred must have rank 2 (samples, labels) with multi_label=True, got shape "
+                                 f"{y_pred.shape}")
+            if not self._counted and self.num_labels is None:
+                self.num_labels = y_pred.shape[1]
+                self.reset_state()
+            if y_pred.shape[1] != self.num_labels:
+                raise ValueError(f"auc: expected {self.num_labels} labels, got {y_pred.shape[1]}")
+            # (thresholds, samples, labels) -> per label
+            predicted = y_pred[None] > self._thresholds[:, None, None]
+            self.true_positives += np.sum(predicted * (weights * label), axis=1)
+            self.false_positives += np.sum(predicted * (weights * ~label), axis=1)
+            self.false_negatives += np.sum(~predicted * (weights * label), axis=1)
+            self.true_negatives += np.sum(~predicted * (weights * ~label), axis=1)
+        else:
+            predicted = y_pred.reshape(1, -1) > self._thresholds[:, None]
+            label, weights = label.reshape(-1), weights.reshape(-1)
+            self.true_positives += predicted @ (weights * label)
+            self.false_positives += predicted @ (weights * ~label)
+            self.false_negatives += ~predicted @ (weights * label)
+            self.true_negatives += ~predicted @ (weights * ~label)
+        self._counted = True
+
+    def _average(self, per_threshold_terms: np.ndarray) -> float:
+        if not self.multi_label:
+            return float(np.sum(per_threshold_terms))
+        by_label = np.sum(per_threshold_terms, axis=0)
+        if self.label_weights is None:
+            return float(np.mean(by_label))
+        return float(_divide_no_nan(np.sum(by_label * self.label_weights), np.sum(self.label_weights)))
+
+    def _interpolated_pr_terms(self) -> np.ndarray:
+        """Davis & Goadrich: TP and P = TP + FP vary linearly between thresholds, so the
+        precision TP / P integrates in closed form over each interval."""
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        slope = _divide_no_nan(dtp, np.maximum(p[:-1] - p[1:], 0))
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        return _divide_no_nan(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
+
+    def result(self) -> float:
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._average(self._interpolated_pr_terms())
+        recall = _divide_no_nan(self.true_positives, self.true_positives + self.false_negatives)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(self.false_positives, self.false_positives + self.true_negatives), recall
+        else:
+            x, y = recall, _divide_no_nan(self.true_positives, self.true_positives + self.false_positives)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return self._average((x[:-1] - x[1:]) * heights)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve,
+                  "summation_method": self.summation_method, "multi_label": self.multi_label,
+                  "num_labels": self.num_labels if self.multi_label else None,
+                  "label_weights": None if self.label_weights is None else self.label_weights.tolist(),
+                  "from_logits": self.from_logits}
+        if self._init_thresholds is not None:
+            config["thresholds"] = self.thresholds[1:-1]
+        return config
+
+
+class FBetaScore(Metric):
+    """The F-beta score ``(1 + beta^2) * precision * recall / (beta^2 * precision + recall)``
+    per class of ``(N, C)`` data, as Keras computes it (with its 1e-7 in each denominator).
+
+    Args:
+        average: ``None`` (one score per class), ``"micro"`` (from the counts of every class
+            together), ``"macro"`` (the mean of the classes' scores) or ``"weighted"`` (their
+            mean weighted by each class's number of true instances).
+        beta: the weight of recall, above 0.
+        threshold: scores above it are positive; ``None``: each row's highest score.
+        name, dtype: as for :class:`Metric`.
+    """
+
+    def __init__(self, average: Optional[str] = None, beta: float = 1.0, threshold: Optional[float] = None,
+                 name: str = "fbeta_score", dtype: Any = None) -> None:
+        super().__init__(dtype=dtype, name=name)
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"{type(self).__name__}: average must be None, 'micro', 'macro' or 'weighted', "
+                             f"got {average!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be a number above 0, got {beta!r}")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not 0 < threshold <= 1):
+            raise ValueError(f"{type(self).__name__}: threshold must be None or in (0, 1], got {threshold!r}")
+        self.average, self.beta, self.threshold = average, float(beta), threshold
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.true_positives = self.false_positives = self.false_negatives = self.intermediate_weights = None
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds a batch: ``y_true`` 0/1 and ``y_pred`` scores, both ``(N, C)``; ``sample_weight`` ``(N,)``."""
+        y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+        if y_true.ndim != 2 or y_pred.shape != y_true.shape:
+            raise ValueError(f"{self.name}: expects y_true and y_pred of one shape (batch, classes), got "
+                             f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}")
+        if self.threshold is None:  # each row's highest score (an all-zero row stays all zero)
+            predicted = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (np.abs(y_pred) > 1e-9)
+        else:
+            predicted = y_pred > self.threshold
+        predicted = predicted.astype(np.float64)
+        weights = np.ones((len(y_true), 1)) if sample_weight is None else \
+            np.asarray(sample_weight, np.float64).reshape(-1, 1)
+        axis = None if self.average == "micro" else 0
+        counts = [np.sum(values * weights, axis=axis) for values in
+                  (predicted * y_true, predicted * (1 - y_true), (1 - predicted) * y_true, y_true)]
+        if self.true_positives is None:
+            self.true_positives, self.false_positives, self.false_negatives, self.intermediate_weights = counts
+        else:
+            self.true_positives = self.true_positives + counts[0]
+            self.false_positives = self.false_positives + counts[1]
+            self.false_negatives = self.false_negatives + counts[2]
+            self.intermediate_weights = self.intermediate_weights + counts[3]
+
+    def result(self) -> Any:
+        if self.true_positives is None:
+            return 0.0
+        tp = self.true_positives
+        precision = tp / (tp + self.false_positives + EPSILON)
+        recall = tp / (tp + self.false_negatives + EPSILON)
+        beta2 = self.beta ** 2
+        score = (1 + beta2) * precision * recall / (beta2 * precision + recall + EPSILON)
+        if self.average == "weighted":
+            weights = self.intermediate_weights / (np.sum(self.intermediate_weights) + EPSILON)
+            return float(np.sum(score * weights))
+        if self.average is not None:
+            return float(np.mean(score))
+        return score
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    """The F-1 score ``2 * precision * recall / (precision + recall)``: :class:`FBetaScore`
+    with ``beta=1``.
+
+    Args:
+        average, threshold, name, dtype: as for :class:`FBetaScore`.
+    """
+
+    def __init__(self, average: Optional[str] = None, threshold: Optional[float] = None, name: str = "f1_score",
+                 dtype: Any = None) -> None:
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        del config["beta"]
+        return config
+
+
 # ------------------------------------------------------------------------------ get & co
 _CLASSES: Dict[str, Type[Metric]] = {cls.__name__: cls for cls in (
     Mean, MeanMetricWrapper, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    MeanSquaredError, MeanAbsoluteError)}
+    MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy, Precision, Recall, AUC, FBetaScore, F1Score)}
 
 _FUNCTIONS: Dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in (
     binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mean_squared_error,
-    mean_absolute_error)}
+    mean_absolute_error, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)}
 
 # The names compile accepts besides 'accuracy'/'acc': Keras' function and class names and aliases.
 _NAMES: Dict[str, Type[Metric]] = {
@@ -311,6 +772,12 @@ _NAMES: Dict[str, Type[Metric]] = {
     "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "MeanAbsoluteError": MeanAbsoluteError,
     "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    # Keras 3 also takes every class by its snake_case name: "precision", "auc", "f1_score", ...
+    **{_snake_case(cls.__name__): cls for cls in (RootMeanSquaredError, TopKCategoricalAccuracy,
+                                                  SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
+                                                  FBetaScore, F1Score)},
+    **{cls.__name__: cls for cls in (RootMeanSquaredError, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+                                     Precision, Recall, AUC, FBetaScore, F1Score)},
 }
 
 _ACCURACY_FOR_LOSS = (

@@ -209,7 +209,8 @@ class Trainer:
     def _resolve_metrics(self, ys: Arrays) -> None:
         """Each output's (metric, weighted) pairs, resolved on first use: 'accuracy' depends on
         the loss and the shapes. A weighted metric named like a plain one is called
-        weighted_<name>; with several outputs every name starts with the output's."""
+        weighted_<name>; a plain name taken already gets _1, _2, ...; with several outputs every
+        name starts with the output's."""
         shapes = self._flat_outputs(self.output_shape) if len(self._outputs_spec) > 1 else [self.output_shape]
         for output, y, shape in zip(self._outputs_spec, ys, shapes):
             if output.metrics is not None or y is None:
@@ -221,7 +222,13 @@ class Trainer:
 
             plain = [(resolve(m), False) for m in output.plain]
             weighted = [(resolve(m), True) for m in output.weighted]
-            names = {m.name for m, _ in plain}
+            names: set = set()
+            for metric, _ in plain:  # two metrics of one name, e.g. "auc" and AUC(curve="PR"): auc, auc_1
+                base, k = metric.name, 0
+                while metric.name in names:
+                    k += 1
+                    metric.name = f"{base}_{k}"
+                names.add(metric.name)
             for metric, _ in weighted:
                 if metric.name in names:
                     metric.name = f"weighted_{metric.name}"
@@ -372,7 +379,10 @@ class Trainer:
 
     def _logs(self, losses_: Logs) -> Logs:
         logs = dict(losses_)
-        logs.update({m.name: float(m.result()) for o in self._outputs_spec for m, _ in o.metrics or []})
+        for output in self._outputs_spec:
+            for metric, _ in output.metrics or []:
+                value = metric.result()  # a float, or an array (per class, per threshold)
+                logs[metric.name] = float(value) if np.ndim(value) == 0 else np.asarray(value)
         return logs
 
     def _callback_list(self, user: Any, verbose: int, add_history: bool = False,
