@@ -121,7 +121,7 @@ def _adam_call(values, gradients, slots, **settings):
 def test_the_core_call_checks_its_arrays():
     w, g, m, v = (np.zeros(4) for _ in range(4))
     with pytest.raises(ValueError, match=re.escape("optimizer_update: 'rule' must be one of 'sgd', 'adam'")):
-        _core.optimizer_update("adamax", [w], [g], [[m, v, None]], [False], _core.OptimizerStep(learning_rate=0.1))
+        _core.optimizer_update("adabelief", [w], [g], [[m, v, None]], [False], _core.OptimizerStep(learning_rate=0.1))
     with pytest.raises(ValueError, match=re.escape("one entry per variable, got 1, 2, 1 and 1")):
         _adam_call([w], [g, g], [[m, v, None]])
     with pytest.raises(ValueError, match=re.escape("'slots[0][1]' must be an array for rule 'adam'")):

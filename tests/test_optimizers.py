@@ -331,15 +331,18 @@ def test_config_with_schedule_round_trips():
     again = optimizers.deserialize(json.loads(json.dumps(config)))
     assert isinstance(again._learning_rate, schedules.PiecewiseConstantDecay)
     assert optimizers.serialize(again) == config
-    keras_style = dict(config["config"], use_ema=False, ema_momentum=0.99, gradient_accumulation_steps=None)
+    keras_style = dict(config["config"], loss_scale_factor=None)
     assert Adam.from_config(keras_style).get_config() == config["config"]
-    with pytest.raises(ValueError, match="use_ema"):
-        Adam.from_config(dict(config["config"], use_ema=True))
+    assert Adam.from_config(dict(config["config"], use_ema=True)).use_ema
+    with pytest.raises(ValueError, match="loss_scale_factor"):
+        Adam.from_config(dict(config["config"], loss_scale_factor=128.0))
 
 
 def test_defaults_and_names_are_keras():
     assert SGD().get_config() == {"name": "SGD", "learning_rate": 0.01, "weight_decay": None, "clipnorm": None,
-                                  "global_clipnorm": None, "clipvalue": None, "momentum": 0.0, "nesterov": False}
+                                  "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+                                  "ema_overwrite_frequency": None, "gradient_accumulation_steps": None,
+                                  "momentum": 0.0, "nesterov": False}
     adamw = AdamW().get_config()
     assert (adamw["name"], adamw["learning_rate"], adamw["weight_decay"], adamw["epsilon"]) == ("adamw", 0.001, 0.004, 1e-7)
     assert (Adam().name, RMSprop().name, Adagrad().name) == ("adam", "rmsprop", "adagrad")
@@ -357,8 +360,8 @@ def test_get_accepts_names_dicts_and_instances():
     assert optimizers.get(optimizer) is optimizer
     assert optimizers.get({"class_name": "sgd", "config": {"learning_rate": 0.3}}).learning_rate == 0.3
     with pytest.raises(ValueError) as error:
-        optimizers.get("adamax")
-    for name in ("'adagrad'", "'adam'", "'adamw'", "'rmsprop'", "'sgd'"):
+        optimizers.get("adabelief")
+    for name in ("'adagrad'", "'adam'", "'adamw'", "'rmsprop'", "'sgd'", "'nadam'", "'lion'", "'ftrl'"):
         assert name in str(error.value)
     with pytest.raises(ValueError):
         optimizers.get(3)

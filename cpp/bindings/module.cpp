@@ -708,7 +708,13 @@ std::array<bool, 3> slots_needed(rnnkit::OptimizerRule rule, double momentum, bo
     case rnnkit::OptimizerRule::RMSprop:
       return {true, momentum != 0, centered};
     case rnnkit::OptimizerRule::Adagrad:
+    case rnnkit::OptimizerRule::Lion:
       return {true, false, false};
+    case rnnkit::OptimizerRule::Nadam:
+    case rnnkit::OptimizerRule::Adamax:
+    case rnnkit::OptimizerRule::Adadelta:
+    case rnnkit::OptimizerRule::Ftrl:
+      return {true, true, false};
   }
   return {false, false, false};
 }
@@ -718,7 +724,13 @@ rnnkit::OptimizerRule optimizer_rule(const Checker& check, const std::string& na
   if (name == "adam") return rnnkit::OptimizerRule::Adam;
   if (name == "rmsprop") return rnnkit::OptimizerRule::RMSprop;
   if (name == "adagrad") return rnnkit::OptimizerRule::Adagrad;
-  check.value_error("'rule' must be one of 'sgd', 'adam', 'rmsprop', 'adagrad', got '" + name + "'");
+  if (name == "nadam") return rnnkit::OptimizerRule::Nadam;
+  if (name == "adamax") return rnnkit::OptimizerRule::Adamax;
+  if (name == "adadelta") return rnnkit::OptimizerRule::Adadelta;
+  if (name == "lion") return rnnkit::OptimizerRule::Lion;
+  if (name == "ftrl") return rnnkit::OptimizerRule::Ftrl;
+  check.value_error("'rule' must be one of 'sgd', 'adam', 'rmsprop', 'adagrad', 'nadam', 'adamax', 'adadelta', "
+                    "'lion', 'ftrl', got '" + name + "'");
 }
 
 // An array the core updates in place: dtype T, `shape`, C-contiguous and writeable (a copy
@@ -869,7 +881,9 @@ PYBIND11_MODULE(_core, m) {
         "keep_state_gradients"_a = false);
   py::class_<rnnkit::OptimizerStep>(m, "OptimizerStep", "The settings of one optimizer step (rnnkit/optimizers.hpp).")
       .def(py::init([](double learning_rate, double weight_decay, double momentum, bool nesterov, double beta_1,
-                       double beta_2, double epsilon, bool amsgrad, double rho, bool centered, Index step) {
+                       double beta_2, double epsilon, bool amsgrad, double rho, bool centered, Index step,
+                       double u_t, double u_next, double u_product, double learning_rate_power, double l1,
+                       double l2, double l2_shrinkage, double beta) {
              rnnkit::OptimizerStep s;
              s.learning_rate = learning_rate;
              s.weight_decay = weight_decay;
@@ -882,11 +896,20 @@ PYBIND11_MODULE(_core, m) {
              s.rho = rho;
              s.centered = centered;
              s.step = step;
+             s.u_t = u_t;
+             s.u_next = u_next;
+             s.u_product = u_product;
+             s.learning_rate_power = learning_rate_power;
+             s.l1 = l1;
+             s.l2 = l2;
+             s.l2_shrinkage = l2_shrinkage;
+             s.beta = beta;
              return s;
            }),
            "learning_rate"_a, "weight_decay"_a = 0.0, "momentum"_a = 0.0, "nesterov"_a = false, "beta_1"_a = 0.0,
            "beta_2"_a = 0.0, "epsilon"_a = 0.0, "amsgrad"_a = false, "rho"_a = 0.0, "centered"_a = false,
-           "step"_a = 1);
+           "step"_a = 1, "u_t"_a = 0.0, "u_next"_a = 0.0, "u_product"_a = 1.0, "learning_rate_power"_a = -0.5,
+           "l1"_a = 0.0, "l2"_a = 0.0, "l2_shrinkage"_a = 0.0, "beta"_a = 0.0);
   m.def("optimizer_update", &optimizer_update, "rule"_a, "values"_a, "gradients"_a, "slots"_a, "decay"_a,
         "settings"_a,
         "Updates every variable (and its slots) in place with one step of the rule; see rnnkit.optimizers.");

@@ -112,6 +112,98 @@ void adagrad(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin,
   }
 }
 
+// u_t = beta_1 (1 - 0.5 * 0.96^t), P_t = u_1 ... u_t (Dozat's momentum schedule, as Keras 3);
+// m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2);
+// m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t); v_hat = v / (1 - beta_2^t);
+// w -= lr m_hat / (sqrt(v_hat) + epsilon).
+template <typename T>
+void nadam(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+  const T one = T(1), lr = T(s.learning_rate), epsilon = T(s.epsilon);
+  const T decay_1 = T(1 - s.beta_1), decay_2 = T(1 - s.beta_2);
+  const T momentum_scale = T(s.u_next) / (one - T(s.u_product) * T(s.u_next));
+  const T gradient_scale = (one - T(s.u_t)) / (one - T(s.u_product));
+  const T velocity_scale = one / (one - std::pow(T(s.beta_2), T(s.step)));
+  T* __restrict w = x.value;
+  const T* __restrict g = x.gradient;
+  T* __restrict m = x.slots[0];
+  T* __restrict v = x.slots[1];
+  for (Index i = begin; i < end; ++i) {
+    m[i] += (g[i] - m[i]) * decay_1;
+    v[i] += (g[i] * g[i] - v[i]) * decay_2;
+    const T m_hat = momentum_scale * m[i] + gradient_scale * g[i];
+    w[i] -= m_hat * lr / (std::sqrt(v[i] * velocity_scale) + epsilon);
+  }
+}
+
+// m += (g - m)(1 - beta_1); u = max(beta_2 u, |g|); w -= lr m / ((1 - beta_1^t)(u + epsilon)).
+template <typename T>
+void adamax(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+  const T lr = T(s.learning_rate), epsilon = T(s.epsilon), beta_2 = T(s.beta_2), decay_1 = T(1 - s.beta_1);
+  const T correction = T(1) - std::pow(T(s.beta_1), T(s.step));
+  T* __restrict w = x.value;
+  const T* __restrict g = x.gradient;
+  T* __restrict m = x.slots[0];
+  T* __restrict u = x.slots[1];
+  for (Index i = begin; i < end; ++i) {
+    m[i] += (g[i] - m[i]) * decay_1;
+    u[i] = std::max(beta_2 * u[i], std::abs(g[i]));
+    w[i] -= lr * m[i] / (correction * (u[i] + epsilon));
+  }
+}
+
+// a = rho a + (1 - rho) g^2; delta = -sqrt(d + epsilon) g / sqrt(a + epsilon);
+// d = rho d + (1 - rho) delta^2; w += lr delta.
+template <typename T>
+void adadelta(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+  const T lr = T(s.learning_rate), epsilon = T(s.epsilon), rho = T(s.rho), decay = T(1 - s.rho);
+  T* __restrict w = x.value;
+  const T* __restrict g = x.gradient;
+  T* __restrict a = x.slots[0];
+  T* __restrict d = x.slots[1];
+  for (Index i = begin; i < end; ++i) {
+    a[i] = rho * a[i] + decay * (g[i] * g[i]);
+    const T delta = -(std::sqrt(d[i] + epsilon) * g[i]) / std::sqrt(a[i] + epsilon);
+    d[i] = rho * d[i] + decay * (delta * delta);
+    w[i] += lr * delta;
+  }
+}
+
+// w -= lr sign(beta_1 m + (1 - beta_1) g); m = beta_2 m + (1 - beta_2) g.
+template <typename T>
+void lion(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+  const T lr = T(s.learning_rate), beta_1 = T(s.beta_1), beta_2 = T(s.beta_2);
+  const T decay_1 = T(1) - beta_1, decay_2 = T(1) - beta_2;
+  T* __restrict w = x.value;
+  const T* __restrict g = x.gradient;
+  T* __restrict m = x.slots[0];
+  for (Index i = begin; i < end; ++i) {
+    const T c = m[i] * beta_1 + g[i] * decay_1;
+    w[i] -= lr * T((c > T(0)) - (c < T(0)));
+    m[i] = m[i] * beta_2 + g[i] * decay_2;
+  }
+}
+
+// Follow-the-regularized-leader (McMahan et al.), as Keras 3, with p = learning_rate_power:
+// n' = n + g^2; z += g + 2 l2_shrinkage w - (n'^-p - n^-p) / lr * w;
+// w = (clip(z, -l1, l1) - z) / (n'^-p / lr + 2 (l2 + beta / (2 lr))); n = n'.
+template <typename T>
+void ftrl(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+  const T lr = T(s.learning_rate), power = T(-s.learning_rate_power), l1 = T(s.l1);
+  const T shrinkage = T(2 * s.l2_shrinkage), l2 = T(2) * (T(s.l2) + T(s.beta) / (T(2) * lr));
+  T* __restrict w = x.value;
+  const T* __restrict g = x.gradient;
+  T* __restrict n = x.slots[0];
+  T* __restrict z = x.slots[1];
+  for (Index i = begin; i < end; ++i) {
+    const T accumulated = n[i] + g[i] * g[i];
+    const T root = std::pow(accumulated, power);
+    z[i] += (g[i] + shrinkage * w[i]) - (root - std::pow(n[i], power)) / lr * w[i];
+    const T quadratic = root / lr + l2;
+    w[i] = (std::min(std::max(z[i], -l1), l1) - z[i]) / quadratic;
+    n[i] = accumulated;
+  }
+}
+
 template <typename T>
 void update_range(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
   if (x.decay && s.weight_decay != 0) {
@@ -128,6 +220,16 @@ void update_range(const OptimizerStep& s, const OptimizerVariable<T>& x, Index b
       return rmsprop(s, x, begin, end);
     case OptimizerRule::Adagrad:
       return adagrad(s, x, begin, end);
+    case OptimizerRule::Nadam:
+      return nadam(s, x, begin, end);
+    case OptimizerRule::Adamax:
+      return adamax(s, x, begin, end);
+    case OptimizerRule::Adadelta:
+      return adadelta(s, x, begin, end);
+    case OptimizerRule::Lion:
+      return lion(s, x, begin, end);
+    case OptimizerRule::Ftrl:
+      return ftrl(s, x, begin, end);
   }
 }
 

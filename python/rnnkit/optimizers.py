@@ -1,5 +1,5 @@
-"""Optimizers, as ``keras.optimizers`` (Keras 3): SGD, Adam, AdamW, RMSprop and Adagrad, with
-learning-rate schedules in ``rnnkit.optimizers.schedules``.
+"""Optimizers, as ``keras.optimizers`` (Keras 3): SGD, Adam, AdamW, RMSprop, Adagrad, Nadam,
+Adamax, Adadelta, Lion and Ftrl, with learning-rate schedules in ``rnnkit.optimizers.schedules``.
 
 An optimizer updates :class:`~rnnkit.variables.Variable` values in place from their gradients::
 
@@ -45,6 +45,12 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "Nadam",
+    "Adamax",
+    "Adadelta",
+    "Lion",
+    "Ftrl",
+    "LearningRateVariable",
     "schedules",
     "get",
     "serialize",
@@ -197,8 +203,124 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
+class PolynomialDecay(LearningRateSchedule):
+    """``(initial - end) * (1 - s / decay_steps) ** power + end`` with ``s = min(step,
+    decay_steps)``; with ``cycle``, ``decay_steps`` grows to the next multiple of itself above
+    ``step`` instead (``ceil(step / decay_steps)`` times it, once at step 0).
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: positive; steps to reach ``end_learning_rate``.
+        end_learning_rate: the final rate.
+        power: the polynomial's power (1: linear).
+        cycle: restart the decay every ``decay_steps``.
+        name: the schedule's name.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
+                 power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay") -> None:
+        _check_decay_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        step = np.asarray(step, dtype=np.float64)
+        decay_steps = np.full_like(step, float(self.decay_steps))
+        if self.cycle:
+            decay_steps = decay_steps * np.where(step == 0, 1.0, np.ceil(step / decay_steps))
+        else:
+            step = np.minimum(step, decay_steps)
+        initial, end = float(self.initial_learning_rate), float(self.end_learning_rate)
+        return _scalar((initial - end) * np.power(1.0 - step / decay_steps, float(self.power)) + end)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``
+    ``step / decay_steps`` is floored.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: positive; the time scale of the decay.
+        decay_rate: how fast it decays.
+        staircase: decay at discrete intervals.
+        name: the schedule's name.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+                 name: str = "InverseTimeDecay") -> None:
+        _check_decay_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        p = np.asarray(step, dtype=np.float64) / float(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return _scalar(float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (Loshchilov & Hutter's SGDR), as Keras 3: the first
+    period lasts ``first_decay_steps``, each next one ``t_mul`` times longer, and restarts at
+    ``m_mul`` times the previous peak; within a period of completed fraction ``f`` the rate
+    is ``initial * m_mul**i * ((1 - alpha) * 0.5 * (1 + cos(pi * f)) + alpha)``.
+
+    Args:
+        initial_learning_rate: the first peak.
+        first_decay_steps: positive; steps of the first period.
+        t_mul: how much longer each period is than the one before.
+        m_mul: how much lower each peak is than the one before.
+        alpha: the floor, as a fraction of the period's peak.
+        name: the schedule's name.
+    """
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
+                 m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay") -> None:
+        _check_decay_steps("first_decay_steps", first_decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self.t_mul = t_mul
+        self.m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step: Any) -> Union[float, np.ndarray]:
+        fraction = np.asarray(step, dtype=np.float64) / float(self.first_decay_steps)
+        t_mul, m_mul = float(self.t_mul), float(self.m_mul)
+        if t_mul == 1.0:
+            restart = np.floor(fraction)
+            fraction = fraction - restart
+        else:  # periods 1, t, t^2, ...: the restart count from the geometric sum
+            restart = np.floor(np.log(1.0 - fraction * (1.0 - t_mul)) / np.log(t_mul))
+            done = (1.0 - t_mul ** restart) / (1.0 - t_mul)
+            fraction = (fraction - done) / t_mul ** restart
+        cosine = 0.5 * m_mul ** restart * (1.0 + np.cos(math.pi * fraction))
+        return _scalar(float(self.initial_learning_rate) * ((1 - float(self.alpha)) * cosine + float(self.alpha)))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+
+
 _SCHEDULES: Dict[str, Type[LearningRateSchedule]] = {
-    cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay)}
+    cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay, PolynomialDecay,
+                                  InverseTimeDecay, CosineDecayRestarts)}
 
 
 def _serialize_schedule(schedule: LearningRateSchedule) -> Dict[str, Any]:
@@ -220,8 +342,8 @@ _deserialize_schedule.__name__ = _deserialize_schedule.__qualname__ = "deseriali
 
 #: ``rnnkit.optimizers.schedules``, as ``keras.optimizers.schedules`` (importable as a module).
 schedules = types.ModuleType(f"{__name__}.schedules", "Learning-rate schedules, as keras.optimizers.schedules.")
-for _obj in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay,
-             _serialize_schedule, _deserialize_schedule):
+for _obj in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay, PolynomialDecay,
+             InverseTimeDecay, CosineDecayRestarts, _serialize_schedule, _deserialize_schedule):
     setattr(schedules, _obj.__name__, _obj)
 schedules.__all__ = [n for n in vars(schedules) if not n.startswith("_")]
 sys.modules[schedules.__name__] = schedules
@@ -232,8 +354,36 @@ del _obj
 LearningRate = Union[float, LearningRateSchedule]
 
 # Keras 3 options rnnkit does not implement: accepted by from_config at these (default) values.
-_UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                         "loss_scale_factor": None, "gradient_accumulation_steps": None}
+_UNSUPPORTED_DEFAULTS = {"loss_scale_factor": None}
+
+
+class LearningRateVariable(float):
+    """``optimizer.learning_rate``: the rate when read, a float, with the methods of Keras'
+    learning-rate variable: ``assign(value)`` sets the optimizer's rate (as ``optimizer.learning_rate
+    = value`` does), ``numpy()`` gives it as a NumPy float64. For a schedule (or a callable), it is
+    the rate of the current step, and ``assign`` raises TypeError."""
+
+    _optimizer: "Optimizer"
+
+    def __new__(cls, value: float, optimizer: "Optimizer") -> "LearningRateVariable":
+        rate = super().__new__(cls, value)
+        rate._optimizer = optimizer
+        return rate
+
+    def assign(self, value: Any) -> "LearningRateVariable":
+        """Sets the optimizer's learning rate to ``value`` (a float); returns the new rate."""
+        self._optimizer.learning_rate = value
+        return self._optimizer.learning_rate
+
+    def numpy(self) -> np.float64:
+        return np.float64(self)
+
+    @property
+    def value(self) -> float:
+        return float(self)
+
+    def __reduce__(self) -> Any:  # copies and pickles are plain floats
+        return (float, (float(self),))
 
 
 def _snake_case(name: str) -> str:
@@ -248,6 +398,15 @@ def _check_rate(learning_rate: Any) -> float:
     if not math.isfinite(learning_rate) or learning_rate < 0:
         raise ValueError(f"Argument `learning_rate` must be a finite number >= 0, got {learning_rate!r}")
     return float(learning_rate)
+
+
+def _check_count(owner: str, name: str, value: Any) -> Optional[int]:
+    """``None``, or a whole number of at least 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: `{name}` must be None or an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def _check_setting(owner: str, name: str, value: Any, low: float, high: float = math.inf,
@@ -274,20 +433,32 @@ class Optimizer:
     ``update_step(gradient, variable, learning_rate)``.
 
     Args:
-        learning_rate: a float, or a ``schedules.LearningRateSchedule`` called with
-            ``iterations``.
+        learning_rate: a float, a ``schedules.LearningRateSchedule`` called with
+            ``iterations``, or a callable taking no argument, called at every step.
         weight_decay: if set, ``w -= w * weight_decay * learning_rate`` before each update.
         clipnorm: clips each gradient ``g`` to ``g * clipnorm / max(norm(g), clipnorm)``.
         clipvalue: clips each gradient element to ``[-clipvalue, clipvalue]``.
         global_clipnorm: scales all gradients by ``min(1, global_clipnorm / global_norm)``,
             ``global_norm`` the norm of all gradients together. At most one of the three clip
             options may be set.
+        use_ema: keep an exponential moving average of every variable (slot ``average``):
+            ``average = ema_momentum * average + (1 - ema_momentum) * w`` after each step (the
+            first step copies ``w``); ``fit`` ends by writing the averages into the variables
+            (``finalize_variable_values``).
+        ema_momentum: the average's momentum, in [0, 1].
+        ema_overwrite_frequency: also write the averages into the variables every that many
+            steps; ``None``: only at the end of ``fit``.
+        gradient_accumulation_steps: update every that many calls, with the mean of their
+            gradients (kept in slot ``gradient_accumulator``); ``iterations`` counts updates, so
+            schedules and bias corrections advance once per update, as in Keras.
         name: the optimizer's name (defaults to the snake-case class name).
     """
 
     def __init__(self, learning_rate: LearningRate, weight_decay: Optional[float] = None,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: Optional[str] = None) -> None:
+                 global_clipnorm: Optional[float] = None, name: Optional[str] = None, use_ema: bool = False,
+                 ema_momentum: float = 0.99, ema_overwrite_frequency: Optional[int] = None,
+                 gradient_accumulation_steps: Optional[int] = None) -> None:
         if sum(option is not None for option in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
@@ -297,34 +468,50 @@ class Optimizer:
         self.clipnorm = _check_setting(owner, "clipnorm", clipnorm, 0.0, open_low=True)
         self.clipvalue = _check_setting(owner, "clipvalue", clipvalue, 0.0, open_low=True)
         self.global_clipnorm = _check_setting(owner, "global_clipnorm", global_clipnorm, 0.0, open_low=True)
+        self.use_ema = check_flag(owner, "use_ema", use_ema)
+        self.ema_momentum = _check_setting(owner, "ema_momentum", ema_momentum, 0.0, 1.0)
+        self.ema_overwrite_frequency = _check_count(owner, "ema_overwrite_frequency", ema_overwrite_frequency)
+        self.gradient_accumulation_steps = _check_count(owner, "gradient_accumulation_steps",
+                                                        gradient_accumulation_steps)
         self.iterations = 0
+        self._accumulated_calls = 0  # calls since the last update, with gradient accumulation
         self.built = False
         self._learning_rate: LearningRate = (
-            learning_rate if isinstance(learning_rate, LearningRateSchedule) else _check_rate(learning_rate))
+            learning_rate if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate)
+            else _check_rate(learning_rate))
         self._slots: Dict[str, Dict[str, np.ndarray]] = {}
         self._trainable_variables: List[Variable] = []
         self._exclude_paths: set = set()
         self._exclude_pattern: Optional[re.Pattern] = None
 
     # ------------------------------------------------------------------ learning rate
+    def _current_learning_rate(self) -> float:
+        rate = self._learning_rate
+        if isinstance(rate, LearningRateSchedule):
+            return float(rate(self.iterations))
+        if callable(rate):
+            return _check_rate(np.asarray(rate()).item())
+        return rate
+
     @property
-    def learning_rate(self) -> float:
-        """The current learning rate: the float, or the schedule's value at ``iterations``.
-        Set it to a float (or a new schedule); an optimizer built with a schedule only takes
+    def learning_rate(self) -> LearningRateVariable:
+        """The current learning rate (a float with Keras' ``assign()`` and ``numpy()``): the
+        float, the schedule's value at ``iterations``, or what the callable returns now. Set
+        it to a float (or a new schedule); an optimizer built with a schedule only takes
         another schedule, as in Keras."""
-        if isinstance(self._learning_rate, LearningRateSchedule):
-            return float(self._learning_rate(self.iterations))
-        return self._learning_rate
+        return LearningRateVariable(self._current_learning_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, learning_rate: LearningRate) -> None:
-        if isinstance(learning_rate, LearningRateSchedule):
+        if isinstance(learning_rate, LearningRateSchedule) or \
+                (callable(learning_rate) and not isinstance(self._learning_rate, LearningRateSchedule)):
             self._learning_rate = learning_rate
-        elif isinstance(self._learning_rate, LearningRateSchedule):
+        elif not isinstance(self._learning_rate, float):
             raise TypeError(
-                "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
-                "constructor argument, hence its learning rate is not settable. If you need the learning rate "
-                "to be settable, you should instantiate the optimizer with a float `learning_rate` argument.")
+                "This optimizer was created with a `LearningRateSchedule` object (or a callable) as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. If you need the "
+                "learning rate to be settable, you should instantiate the optimizer with a float `learning_rate` "
+                "argument.")
         else:
             self._learning_rate = _check_rate(learning_rate)
 
@@ -351,6 +538,16 @@ class Optimizer:
         """Slot name -> initial value of that slot's arrays (same shape and dtype as the variable)."""
         return {}
 
+    def _state_slots(self) -> Dict[str, float]:
+        """Every slot and its initial value: the rule's, the moving average's (``use_ema``) and
+        the gradient accumulator's."""
+        slots = dict(self._slot_initial_values())
+        if self.use_ema:
+            slots["average"] = 0.0
+        if self.gradient_accumulation_steps:
+            slots["gradient_accumulator"] = 0.0
+        return slots
+
     def build(self, variables: Sequence[Variable]) -> None:
         """Creates the slots the optimizer lacks for ``variables`` (zeros, or the optimizer's
         initial value, in each variable's shape and dtype).
@@ -358,7 +555,7 @@ class Optimizer:
         Args:
             variables: the variables to be optimised.
         """
-        initial = self._slot_initial_values()
+        initial = self._state_slots()
         for variable in variables:
             slots = self._slots.setdefault(variable.path, {})
             for name, value in initial.items():
@@ -376,16 +573,19 @@ class Optimizer:
         (a 0-d copy, for a float learning rate), then every slot array itself, per variable in
         creation order."""
         head = [np.asarray(self.iterations, dtype=np.int64)]
-        if not isinstance(self._learning_rate, LearningRateSchedule):
+        if isinstance(self._learning_rate, float):
             head.append(np.asarray(self._learning_rate, dtype=np.float32))
         return head + [array for slots in self._slots.values() for array in slots.values()]
 
     def get_state(self) -> Dict[str, np.ndarray]:
         """A copy of the state: ``{"iterations": 0-d int64, "learning_rate": 0-d float64 (float
-        rates only), "<slot>/<variable path>": array shaped like the variable}``."""
+        rates only), ["accumulated_calls": 0-d int64 (gradient accumulation),] "<slot>/<variable
+        path>": array shaped like the variable}``."""
         state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
-        if not isinstance(self._learning_rate, LearningRateSchedule):
+        if isinstance(self._learning_rate, float):
             state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
+        if self.gradient_accumulation_steps:
+            state["accumulated_calls"] = np.asarray(self._accumulated_calls, dtype=np.int64)
         for path, slots in self._slots.items():
             for name, array in slots.items():
                 state[f"{name}/{path}"] = array.copy()
@@ -407,15 +607,20 @@ class Optimizer:
                 or iterations.item() < 0:
             raise ValueError(f"optimizer state 'iterations' must be one non-negative integer, got {iterations!r}")
         learning_rate = state.get("learning_rate")
+        accumulated = np.asarray(state.get("accumulated_calls", 0))
+        if accumulated.size != 1 or accumulated.dtype.kind not in "iu" or not \
+                0 <= accumulated.item() < (self.gradient_accumulation_steps or 1):
+            raise ValueError("optimizer state 'accumulated_calls' must be an integer in [0, "
+                             f"gradient_accumulation_steps), got {accumulated!r}")
         if learning_rate is not None:
-            if np.size(learning_rate) != 1 or isinstance(self._learning_rate, LearningRateSchedule):
+            if np.size(learning_rate) != 1 or not isinstance(self._learning_rate, float):
                 raise ValueError("optimizer state 'learning_rate' must be one number, for an optimizer with a "
                                  f"float learning rate; got {learning_rate!r}")
             learning_rate = _check_rate(np.asarray(learning_rate).item())  # NaN would turn every weight to NaN
-        names = set(self._slot_initial_values())
+        names = set(self._state_slots())
         slots: Dict[str, Dict[str, np.ndarray]] = {}
         for key, array in state.items():
-            if key in ("iterations", "learning_rate"):
+            if key in ("iterations", "learning_rate", "accumulated_calls"):
                 continue
             name, _, path = str(key).partition("/")
             if name not in names or not path:
@@ -434,6 +639,7 @@ class Optimizer:
                 slots[variable.path][name] = array.astype(variable.dtype, copy=False)
         self._slots = slots
         self.iterations = int(iterations.item())
+        self._accumulated_calls = int(accumulated.item())
         if learning_rate is not None:
             self._learning_rate = learning_rate
         self._trainable_variables = list(variables)
@@ -485,8 +691,17 @@ class Optimizer:
             self.build(given)  # slots for every variable, as Keras builds for all it is given
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.", stacklevel=2)
-        gradients = self._clip_gradients(gradients)
-        learning_rate = self.learning_rate
+        first_update = self.iterations == 0
+        if self.gradient_accumulation_steps:
+            gradients = self._accumulate(gradients, variables)
+        if gradients is not None:
+            self._update(self._clip_gradients(gradients), variables)
+        if self.use_ema:
+            self._update_moving_averages(given, first_update)
+
+    def _update(self, gradients: List[np.ndarray], variables: Sequence[Variable]) -> None:
+        """Weight decay and the rule on the clipped gradients, then ``iterations += 1``."""
+        learning_rate = self._current_learning_rate()
         if type(self).update_step is _FusedOptimizer.update_step:  # a built-in rule: one C++ call for all
             cast(_FusedOptimizer, self)._fused_update(gradients, variables, learning_rate, weight_decay=True)
         else:
@@ -494,6 +709,51 @@ class Optimizer:
             for gradient, variable in zip(gradients, variables):
                 self.update_step(gradient, variable, learning_rate)
         self.iterations += 1
+
+    def _accumulate(self, gradients: List[np.ndarray], variables: Sequence[Variable]) -> Optional[List[np.ndarray]]:
+        """Adds the gradients to the accumulators; every ``gradient_accumulation_steps``-th
+        call returns their mean (and empties the accumulators), other calls None."""
+        accumulators = [self._slots[v.path]["gradient_accumulator"] for v in variables]
+        self._accumulated_calls += 1
+        if self._accumulated_calls < cast(int, self.gradient_accumulation_steps):
+            for accumulator, gradient in zip(accumulators, gradients):
+                accumulator += gradient
+            return None
+        self._accumulated_calls = 0
+        steps = self.gradient_accumulation_steps
+        means = [(gradient + accumulator) / gradient.dtype.type(steps)
+                 for gradient, accumulator in zip(gradients, accumulators)]
+        for accumulator in accumulators:
+            accumulator[...] = 0
+        return means
+
+    def _update_moving_averages(self, variables: Sequence[Variable], first_update: bool) -> None:
+        """``average = m * average + (1 - m) * w`` (m = 0 until the first update is done, so the
+        averages start from the weights); every ``ema_overwrite_frequency`` updates the
+        averages are written into the variables."""
+        momentum = 0.0 if first_update else cast(float, self.ema_momentum)
+        for variable in variables:
+            average = self._slots[variable.path]["average"]
+            m = variable.dtype.type(momentum)
+            average *= m
+            average += (variable.dtype.type(1) - m) * variable.value
+        frequency = self.ema_overwrite_frequency
+        if frequency and self._accumulated_calls == 0 and self.iterations % frequency == 0:
+            self.finalize_variable_values(variables)
+
+    def finalize_variable_values(self, var_list: Sequence[Variable]) -> None:
+        """With ``use_ema``, writes each variable's moving average into it (``fit`` calls this
+        at its end, as Keras does); else does nothing.
+
+        Args:
+            var_list: the variables (e.g. ``model.trainable_weights``).
+        """
+        if not self.use_ema:
+            return
+        for variable in var_list:
+            slots = self._slots.get(variable.path)
+            if slots is not None and "average" in slots:
+                variable.assign(slots["average"])
 
     @staticmethod
     def _as_gradient(gradient: Any, variable: Variable) -> np.ndarray:
@@ -541,15 +801,20 @@ class Optimizer:
     def get_config(self) -> Dict[str, Any]:
         """The constructor arguments; a schedule as ``{"class_name", "config"}``."""
         rate = self._learning_rate
-        return {"name": self.name,
-                "learning_rate": _serialize_schedule(rate) if isinstance(rate, LearningRateSchedule) else rate,
-                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+        if isinstance(rate, LearningRateSchedule):
+            saved: Any = _serialize_schedule(rate)
+        else:  # a callable is saved as its current value: no code goes into a config
+            saved = self._current_learning_rate()
+        return {"name": self.name, "learning_rate": saved, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Optimizer":
         """An optimizer from :meth:`get_config` output (Keras 3 configs load too, if they leave
-        EMA, loss scaling and gradient accumulation off).
+        loss scaling off).
 
         Args:
             config: the config dict.
@@ -621,14 +886,16 @@ class SGD(_FusedOptimizer):
         learning_rate: float or schedule.
         momentum: in ``[0, 1]``.
         nesterov: use Nesterov momentum.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
-                 name: str = "SGD") -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+                 name: str = "SGD", **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
         self.momentum = float(momentum)
@@ -659,14 +926,16 @@ class Adam(_FusedOptimizer):
         beta_2: decay rate of the second-moment average.
         epsilon: added to ``sqrt(v)`` (outside the root).
         amsgrad: use the AMSGrad variant.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, weight_decay: Optional[float] = None,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "adam") -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+                 global_clipnorm: Optional[float] = None, name: str = "adam", **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         owner = type(self).__name__
         self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
         self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True)
@@ -693,15 +962,16 @@ class AdamW(Adam):
         learning_rate: float or schedule.
         weight_decay: the decay rate (must not be ``None``).
         beta_1, beta_2, epsilon, amsgrad: as for :class:`Adam`.
-        clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments use_ema,
+            ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "adamw") -> None:
+                 global_clipnorm: Optional[float] = None, name: str = "adamw", **kwargs: Any) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
-                         global_clipnorm, name)
+                         global_clipnorm, name, **kwargs)
         if self.weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
 
@@ -720,14 +990,16 @@ class RMSprop(_FusedOptimizer):
         momentum: plain (not Nesterov) momentum; 0 for none.
         epsilon: added under the square root.
         centered: normalise by the estimated variance instead of the second moment.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, weight_decay: Optional[float] = None,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "rmsprop") -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+                 global_clipnorm: Optional[float] = None, name: str = "rmsprop", **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         self.rho = _check_setting("RMSprop", "rho", rho, 0.0, 1.0, open_high=True)
         self.momentum = _check_setting("RMSprop", "momentum", momentum, 0.0, 1.0)
         self.epsilon = _check_setting("RMSprop", "epsilon", epsilon, 0.0)
@@ -759,14 +1031,16 @@ class Adagrad(_FusedOptimizer):
         learning_rate: float or schedule.
         initial_accumulator_value: non-negative starting value of the accumulators.
         epsilon: added under the square root.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
-                 name: str = "adagrad") -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+                 name: str = "adagrad", **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         self.initial_accumulator_value = _check_setting("Adagrad", "initial_accumulator_value",
                                                         initial_accumulator_value, 0.0)
         self.epsilon = _check_setting("Adagrad", "epsilon", epsilon, 0.0)
@@ -784,8 +1058,215 @@ class Adagrad(_FusedOptimizer):
                 "epsilon": self.epsilon}
 
 
+class Nadam(_FusedOptimizer):
+    """Nadam: Adam with Nesterov momentum (Dozat), in Keras 3's form. With ``t = iterations + 1``,
+    ``u_t = beta_1 * (1 - 0.5 * 0.96**t)`` and ``P_t = u_1 * ... * u_t``: ``m += (g - m) * (1 -
+    beta_1)``, ``v += (g**2 - v) * (1 - beta_2)``, ``m_hat = u_{t+1} * m / (1 - P_t * u_{t+1}) +
+    (1 - u_t) * g / (1 - P_t)``, ``w -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
+    Slots: ``momentum``, ``velocity``.
+
+    Args:
+        learning_rate: float, schedule or callable.
+        beta_1, beta_2: the decay rates of the first and second moments.
+        epsilon: added to the root.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "nadam",
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+        self.beta_1 = _check_setting("Nadam", "beta_1", beta_1, 0.0, 1.0, open_high=True)
+        self.beta_2 = _check_setting("Nadam", "beta_2", beta_2, 0.0, 1.0, open_high=True)
+        self.epsilon = _check_setting("Nadam", "epsilon", epsilon, 0.0)
+        self._products = [1.0]  # P_0, P_1, ...: the running products of the momentum schedule
+
+    _rule, _slot_order = "nadam", ("momentum", "velocity", None)
+
+    def _u(self, t: int) -> float:
+        return cast(float, self.beta_1) * (1.0 - 0.5 * 0.96 ** t)
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"momentum": 0.0, "velocity": 0.0}
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        t = self.iterations + 1
+        while len(self._products) <= t:  # P_t = P_{t-1} u_t, kept as steps are taken (or restored)
+            self._products.append(self._products[-1] * self._u(len(self._products)))
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "u_t": self._u(t),
+                "u_next": self._u(t + 1), "u_product": self._products[t]}
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(_FusedOptimizer):
+    """Adamax, Adam with the infinity norm (Kingma & Ba), in Keras 3's form: ``m += (g - m) * (1 -
+    beta_1)``, ``u = max(beta_2 * u, |g|)``, ``w -= lr * m / ((1 - beta_1**t) * (u + epsilon))``
+    with ``t = iterations + 1``. Slots: ``momentum``, ``norm``.
+
+    Args:
+        learning_rate: float, schedule or callable.
+        beta_1: the first moment's decay rate.
+        beta_2: the infinity norm's decay rate.
+        epsilon: added to the norm.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "adamax",
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+        self.beta_1 = _check_setting("Adamax", "beta_1", beta_1, 0.0, 1.0, open_high=True)
+        self.beta_2 = _check_setting("Adamax", "beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = _check_setting("Adamax", "epsilon", epsilon, 0.0)
+
+    _rule, _slot_order = "adamax", ("momentum", "norm", None)
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"momentum": 0.0, "norm": 0.0}
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adadelta(_FusedOptimizer):
+    """Adadelta (Zeiler), in Keras 3's form: ``a = rho * a + (1 - rho) * g**2``, ``delta =
+    -sqrt(d + epsilon) * g / sqrt(a + epsilon)``, ``d = rho * d + (1 - rho) * delta**2``,
+    ``w += lr * delta``. Slots: ``accumulated_grad``, ``accumulated_delta_var``.
+
+    Args:
+        learning_rate: float, schedule or callable (Keras' default 0.001; Zeiler's paper uses 1).
+        rho: the decay rate of both averages.
+        epsilon: added under the roots.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.95, epsilon: float = 1e-7,
+                 weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "adadelta",
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+        self.rho = _check_setting("Adadelta", "rho", rho, 0.0, 1.0)
+        self.epsilon = _check_setting("Adadelta", "epsilon", epsilon, 0.0)
+
+    _rule, _slot_order = "adadelta", ("accumulated_grad", "accumulated_delta_var", None)
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"accumulated_grad": 0.0, "accumulated_delta_var": 0.0}
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Lion(_FusedOptimizer):
+    """Lion (Chen et al., 2023), in Keras 3's form: ``w -= lr * sign(beta_1 * m + (1 - beta_1) *
+    g)``, then ``m = beta_2 * m + (1 - beta_2) * g``. Slot: ``momentum``.
+
+    Args:
+        learning_rate: float, schedule or callable (Lion wants a rate 3-10x below Adam's).
+        beta_1: the weight of the momentum in the update's sign, in (0, 1].
+        beta_2: the momentum's decay rate.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.99,
+                 weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "lion",
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+        if is_number(beta_1) and not isinstance(beta_1, bool) and (beta_1 <= 0 or beta_1 > 1):
+            raise ValueError("Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates "
+                             f"to SignSGD. Received: beta_1={beta_1}.")
+        self.beta_1 = _check_setting("Lion", "beta_1", beta_1, 0.0, 1.0, open_low=True)
+        self.beta_2 = _check_setting("Lion", "beta_2", beta_2, 0.0, 1.0)
+
+    _rule, _slot_order = "lion", ("momentum", None, None)
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"momentum": 0.0}
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(_FusedOptimizer):
+    """FTRL-Proximal (McMahan et al., 2013), in Keras 3's form, with ``p = -learning_rate_power``:
+    ``n' = n + g**2``; ``z += g + 2 * l2_shrinkage * w - (n'**p - n**p) / lr * w``;
+    ``w = (clip(z, -l1, l1) - z) / (n'**p / lr + 2 * (l2 + beta / (2 * lr)))``; ``n = n'``.
+    Slots: ``accumulator`` (from ``initial_accumulator_value``), ``linear``.
+
+    Args:
+        learning_rate: float, schedule or callable.
+        learning_rate_power: at most 0 (-0.5: the root of the accumulator).
+        initial_accumulator_value: the accumulators' start, at least 0.
+        l1_regularization_strength, l2_regularization_strength: at least 0.
+        l2_shrinkage_regularization_strength: a magnitude penalty on the gradient, at least 0.
+        beta: added to the l2 term as ``beta / (2 * lr)``.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
+            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
+            :class:`Optimizer`.
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, l2_shrinkage_regularization_strength: float = 0.0,
+                 beta: float = 0.0, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "ftrl",
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+        self.learning_rate_power = _check_setting("Ftrl", "learning_rate_power", learning_rate_power, -math.inf, 0.0)
+        self.initial_accumulator_value = _check_setting("Ftrl", "initial_accumulator_value",
+                                                        initial_accumulator_value, 0.0)
+        self.l1_regularization_strength = _check_setting("Ftrl", "l1_regularization_strength",
+                                                         l1_regularization_strength, 0.0)
+        self.l2_regularization_strength = _check_setting("Ftrl", "l2_regularization_strength",
+                                                         l2_regularization_strength, 0.0)
+        self.l2_shrinkage_regularization_strength = _check_setting(
+            "Ftrl", "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, 0.0)
+        self.beta = _check_setting("Ftrl", "beta", beta, 0.0)
+
+    _rule, _slot_order = "ftrl", ("accumulator", "linear", None)
+
+    def _slot_initial_values(self) -> Dict[str, float]:
+        return {"accumulator": cast(float, self.initial_accumulator_value), "linear": 0.0}
+
+    def _rule_settings(self) -> Dict[str, Any]:
+        return {"learning_rate_power": self.learning_rate_power, "l1": self.l1_regularization_strength,
+                "l2": self.l2_regularization_strength, "l2_shrinkage": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
 # ---------------------------------------------------------------------------- lookup
-_OPTIMIZERS: Dict[str, Type[Optimizer]] = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+_OPTIMIZERS: Dict[str, Type[Optimizer]] = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax,
+                                                                                  Adadelta, Lion, Ftrl)}
 
 
 def _unknown(name: Any) -> ValueError:

@@ -7,7 +7,7 @@
 
 namespace rnnkit {
 
-enum class OptimizerRule { Sgd, Adam, RMSprop, Adagrad };
+enum class OptimizerRule { Sgd, Adam, RMSprop, Adagrad, Nadam, Adamax, Adadelta, Lion, Ftrl };
 
 // The settings of one step. `learning_rate` is this step's (a schedule already applied).
 struct OptimizerStep {
@@ -18,12 +18,16 @@ struct OptimizerStep {
   double weight_decay = 0;
   double momentum = 0;            // SGD, RMSprop; 0 for none
   bool nesterov = false;          // SGD
-  double beta_1 = 0, beta_2 = 0;  // Adam
-  double epsilon = 0;             // Adam, RMSprop, Adagrad
+  double beta_1 = 0, beta_2 = 0;  // Adam, Nadam, Adamax, Lion
+  double epsilon = 0;             // Adam, RMSprop, Adagrad, Nadam, Adamax, Adadelta
   bool amsgrad = false;           // Adam
-  double rho = 0;                 // RMSprop
+  double rho = 0;                 // RMSprop, Adadelta
   bool centered = false;          // RMSprop
-  Index step = 1;                 // Adam's t = iterations + 1, for the bias correction
+  Index step = 1;                 // t = iterations + 1, for the bias corrections
+  // Nadam's momentum schedule: u_t, u_{t+1} and the product u_1 ... u_t.
+  double u_t = 0, u_next = 0, u_product = 1;
+  // Ftrl: learning_rate_power, the l1, l2 and l2-shrinkage strengths, and beta.
+  double learning_rate_power = -0.5, l1 = 0, l2 = 0, l2_shrinkage = 0, beta = 0;
 };
 
 // One variable: `size` values, its gradient (same size) and the rule's slots, each `size`
@@ -32,6 +36,11 @@ struct OptimizerStep {
 //   Adam     slots[0] momentum, slots[1] velocity, slots[2] velocity_hat (amsgrad)
 //   RMSprop  slots[0] velocity, slots[1] momentum (momentum > 0), slots[2] average_gradient (centered)
 //   Adagrad  slots[0] accumulator
+//   Nadam    slots[0] momentum, slots[1] velocity
+//   Adamax   slots[0] momentum, slots[1] norm
+//   Adadelta slots[0] accumulated_grad, slots[1] accumulated_delta_var
+//   Lion     slots[0] momentum
+//   Ftrl     slots[0] accumulator, slots[1] linear
 template <typename T>
 struct OptimizerVariable {
   Index size = 0;

@@ -538,6 +538,8 @@ class Trainer:
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
+        if epochs > initial_epoch:  # an optimizer with use_ema ends with the averaged weights, as Keras
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         callback_list.on_train_end(epoch_logs)
         return self.history
 
