@@ -92,6 +92,54 @@ def softmax(x):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+# Keras 3's other activations, from their definitions (keras.activations).
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def elu(x):
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1)
+
+
+def selu(x):
+    return SELU_SCALE * np.where(np.asarray(x) > 0, x, SELU_ALPHA * (np.exp(np.minimum(x, 0)) - 1))
+
+
+def softplus(x):
+    x = np.asarray(x, dtype=np.float64)
+    return np.logaddexp(0.0, x)  # log(1 + exp(x))
+
+
+def softsign(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x / (1 + np.abs(x))
+
+
+def exponential(x):
+    return np.exp(np.asarray(x, dtype=np.float64))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(x > 0, x, negative_slope * x)
+
+
+def relu6(x):
+    return np.clip(np.asarray(x, dtype=np.float64), 0, 6)
+
+
+def gelu(x):
+    """The exact GELU, x * Phi(x)."""
+    from math import erf, sqrt
+    x = np.asarray(x, dtype=np.float64)
+    return x * 0.5 * (1 + np.vectorize(erf)(x / sqrt(2)))
+
+
+def silu(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x * sigmoid(x)
+
+
 ACTIVATIONS = {
     "tanh": tanh,
     "relu": relu,
@@ -99,6 +147,15 @@ ACTIVATIONS = {
     "linear": linear,
     "hard_sigmoid": hard_sigmoid,
     "softmax": softmax,
+    "elu": elu,
+    "selu": selu,
+    "softplus": softplus,
+    "softsign": softsign,
+    "exponential": exponential,
+    "leaky_relu": leaky_relu,
+    "relu6": relu6,
+    "gelu": gelu,
+    "silu": silu,
 }
 
 

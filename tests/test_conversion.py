@@ -184,3 +184,24 @@ def test_stacks_pytorch_cannot_express():
         layer.build((None, 4, 3))
     with pytest.raises(ValueError, match="must return sequences"):
         conversion.to_torch(not_sequences)
+
+
+def test_torch_init_draws_from_pytorchs_distributions():
+    model = rnnkit.Sequential([layers.Input((5,), dtype="int64"), layers.Embedding(20, 6),
+                               layers.LSTM(16, return_sequences=True), layers.Bidirectional(layers.GRU(25)),
+                               layers.Dense(4)])
+    conversion.torch_init(model, seed=0)
+    embedding, lstm, wrapper, dense = model.layers
+    assert abs(embedding.get_weights()[0].std() - 1) < 0.25  # N(0, 1)
+    for rnn, units in ((lstm, 16), (wrapper.forward_layer, 25), (wrapper.backward_layer, 25)):
+        for w in rnn.get_weights():
+            assert np.abs(w).max() <= 1 / np.sqrt(units) and np.abs(w).max() > 0.9 / np.sqrt(units)
+    for w in dense.get_weights():
+        assert np.abs(w).max() <= 1 / np.sqrt(50)
+    again = rnnkit.models.clone_model(model)
+    again.set_weights(model.get_weights())
+    conversion.torch_init(again, seed=0)
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # seeded
+    with pytest.raises(ValueError, match="not built"):
+        conversion.torch_init(layers.GRU(3))

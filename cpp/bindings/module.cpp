@@ -233,10 +233,13 @@ class Checker {
     } catch (const std::invalid_argument& error) {
       value_error(std::string("'") + name + "': " + error.what());
     }
-    if (parsed == rnnkit::Activation::Softmax && !allow_softmax) {
-      value_error(std::string("'") + name +
-                  "': 'softmax' is not supported by recurrent cells; expected one of 'linear', "
-                  "'tanh', 'sigmoid', 'hard_sigmoid', 'relu'");
+    // The recurrent kernels take each derivative from the activation's output: softmax (per
+    // row), gelu and silu (not one-to-one) cannot serve there.
+    if (!allow_softmax && (parsed == rnnkit::Activation::Softmax || !rnnkit::derivative_from_output(parsed))) {
+      value_error(std::string("'") + name + "': '" + value +
+                  "' is not supported by recurrent cells; expected one of 'linear', 'tanh', 'sigmoid', "
+                  "'hard_sigmoid', 'relu', 'elu', 'selu', 'softplus', 'softsign', 'exponential', "
+                  "'leaky_relu', 'relu6'");
     }
     return parsed;
   }
@@ -687,8 +690,8 @@ py::object dense_backward(py::handle x, py::handle kernel, py::handle bias, py::
     if (in.bias) dbias = empty<T>({in.units});
     run_core([&] {
       kernels().of<T>().dense_backward(in.rows, in.features, in.units, act, dya.data(), in.x.data(),
-                                in.kernel.data(), ya.data(), dx.mutable_data(), dkernel.mutable_data(),
-                                mutable_data_or_null(dbias));
+                                in.kernel.data(), data_or_null(in.bias), ya.data(), dx.mutable_data(),
+                                dkernel.mutable_data(), mutable_data_or_null(dbias));
     });
     py::dict grads("x"_a = dx, "kernel"_a = dkernel);
     if (dbias) grads["bias"] = *dbias;
@@ -883,7 +886,7 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](double learning_rate, double weight_decay, double momentum, bool nesterov, double beta_1,
                        double beta_2, double epsilon, bool amsgrad, double rho, bool centered, Index step,
                        double u_t, double u_next, double u_product, double learning_rate_power, double l1,
-                       double l2, double l2_shrinkage, double beta) {
+                       double l2, double l2_shrinkage, double beta, bool coupled_weight_decay, bool torch) {
              rnnkit::OptimizerStep s;
              s.learning_rate = learning_rate;
              s.weight_decay = weight_decay;
@@ -904,12 +907,15 @@ PYBIND11_MODULE(_core, m) {
              s.l2 = l2;
              s.l2_shrinkage = l2_shrinkage;
              s.beta = beta;
+             s.coupled_weight_decay = coupled_weight_decay;
+             s.torch = torch;
              return s;
            }),
            "learning_rate"_a, "weight_decay"_a = 0.0, "momentum"_a = 0.0, "nesterov"_a = false, "beta_1"_a = 0.0,
            "beta_2"_a = 0.0, "epsilon"_a = 0.0, "amsgrad"_a = false, "rho"_a = 0.0, "centered"_a = false,
            "step"_a = 1, "u_t"_a = 0.0, "u_next"_a = 0.0, "u_product"_a = 1.0, "learning_rate_power"_a = -0.5,
-           "l1"_a = 0.0, "l2"_a = 0.0, "l2_shrinkage"_a = 0.0, "beta"_a = 0.0);
+           "l1"_a = 0.0, "l2"_a = 0.0, "l2_shrinkage"_a = 0.0, "beta"_a = 0.0, "coupled_weight_decay"_a = false,
+           "torch"_a = false);
   m.def("optimizer_update", &optimizer_update, "rule"_a, "values"_a, "gradients"_a, "slots"_a, "decay"_a,
         "settings"_a,
         "Updates every variable (and its slots) in place with one step of the rule; see rnnkit.optimizers.");

@@ -13,6 +13,11 @@ constexpr NamedActivation kActivations[] = {
     {"linear", Activation::Linear},   {"tanh", Activation::Tanh},
     {"sigmoid", Activation::Sigmoid}, {"hard_sigmoid", Activation::HardSigmoid},
     {"relu", Activation::Relu},       {"softmax", Activation::Softmax},
+    {"elu", Activation::Elu},         {"selu", Activation::Selu},
+    {"softplus", Activation::Softplus}, {"softsign", Activation::Softsign},
+    {"exponential", Activation::Exponential}, {"leaky_relu", Activation::LeakyRelu},
+    {"relu6", Activation::Relu6},     {"gelu", Activation::Gelu},
+    {"silu", Activation::Silu},
 };
 }  // namespace
 

@@ -16,80 +16,96 @@
 namespace rnnkit {
 namespace {
 
-// m = momentum * m - lr * g; w += m, or with Nesterov w += momentum * m - lr * g.
-// Without momentum, w -= lr * g.
-template <typename T>
-void sgd(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+// The four rules PyTorch shares read the gradient through `gradient(i)`: g[i], or with
+// PyTorch's coupled weight decay (an L2 term) g[i] + weight_decay * w[i], read before w[i] changes.
+
+// Keras: m = momentum * m - lr * g; w += m, or with Nesterov w += momentum * m - lr * g.
+// PyTorch: b = momentum * b + g; w -= lr * b, or with Nesterov w -= lr * (g + momentum * b).
+// The two agree while lr is constant. Without momentum, w -= lr * g.
+template <typename T, typename Gradient>
+void sgd(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end, Gradient gradient) {
   const T lr = T(s.learning_rate), momentum = T(s.momentum);
   T* __restrict w = x.value;
-  const T* __restrict g = x.gradient;
   T* __restrict m = x.slots[0];
   if (m == nullptr) {
-    for (Index i = begin; i < end; ++i) w[i] -= g[i] * lr;
+    for (Index i = begin; i < end; ++i) w[i] -= gradient(i) * lr;
+  } else if (s.torch) {
+    for (Index i = begin; i < end; ++i) {
+      const T g = gradient(i);
+      m[i] = m[i] * momentum + g;
+      w[i] -= lr * (s.nesterov ? g + momentum * m[i] : m[i]);
+    }
   } else if (s.nesterov) {
     for (Index i = begin; i < end; ++i) {
-      m[i] = m[i] * momentum - g[i] * lr;
-      w[i] += m[i] * momentum - g[i] * lr;
+      const T g = gradient(i);
+      m[i] = m[i] * momentum - g * lr;
+      w[i] += m[i] * momentum - g * lr;
     }
   } else {
     for (Index i = begin; i < end; ++i) {
-      m[i] = m[i] * momentum - g[i] * lr;
+      m[i] = m[i] * momentum - gradient(i) * lr;
       w[i] += m[i];
     }
   }
 }
 
-// alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t); m += (g - m)(1 - beta_1);
-// v += (g^2 - v)(1 - beta_2); with amsgrad v_hat = max(v_hat, v) takes v's place below;
-// w -= m alpha / (sqrt(v) + epsilon).
-template <typename T>
-void adam(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+// m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2); with amsgrad v_hat = max(v_hat, v)
+// takes v's place below. Keras: w -= m alpha / (sqrt(v) + epsilon) with
+// alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t). PyTorch puts epsilon after the bias
+// correction: w -= lr / (1 - beta_1^t) * m / (sqrt(v) / sqrt(1 - beta_2^t) + epsilon), which is
+// Keras' rule with epsilon * sqrt(1 - beta_2^t) in epsilon's place.
+template <typename T, typename Gradient>
+void adam(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end, Gradient gradient) {
   const T t = T(s.step), one = T(1);
-  const T alpha = T(s.learning_rate) * std::sqrt(one - std::pow(T(s.beta_2), t)) / (one - std::pow(T(s.beta_1), t));
-  const T decay_1 = T(1 - s.beta_1), decay_2 = T(1 - s.beta_2), epsilon = T(s.epsilon);
+  const T root_correction = std::sqrt(one - std::pow(T(s.beta_2), t));
+  const T alpha = T(s.learning_rate) * root_correction / (one - std::pow(T(s.beta_1), t));
+  const T decay_1 = T(1 - s.beta_1), decay_2 = T(1 - s.beta_2);
+  const T epsilon = s.torch ? T(s.epsilon) * root_correction : T(s.epsilon);
   T* __restrict w = x.value;
-  const T* __restrict g = x.gradient;
   T* __restrict m = x.slots[0];
   T* __restrict v = x.slots[1];
   T* __restrict v_hat = x.slots[2];
-  if (v_hat == nullptr) {
-    for (Index i = begin; i < end; ++i) {
-      m[i] += (g[i] - m[i]) * decay_1;
-      v[i] += (g[i] * g[i] - v[i]) * decay_2;
-      w[i] -= m[i] * alpha / (std::sqrt(v[i]) + epsilon);
-    }
-  } else {
-    for (Index i = begin; i < end; ++i) {
-      m[i] += (g[i] - m[i]) * decay_1;
-      v[i] += (g[i] * g[i] - v[i]) * decay_2;
-      v_hat[i] = std::max(v_hat[i], v[i]);
-      w[i] -= m[i] * alpha / (std::sqrt(v_hat[i]) + epsilon);
-    }
+  for (Index i = begin; i < end; ++i) {
+    const T g = gradient(i);
+    m[i] += (g - m[i]) * decay_1;
+    v[i] += (g * g - v[i]) * decay_2;
+    T second = v[i];
+    if (v_hat != nullptr) second = v_hat[i] = std::max(v_hat[i], v[i]);
+    w[i] -= m[i] * alpha / (std::sqrt(second) + epsilon);
   }
 }
 
-// v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g and d = v - a^2 + epsilon,
-// else d = v + epsilon; increment = lr g / sqrt(d); with momentum m = momentum m + increment
-// and w -= m, else w -= increment.
-template <typename T>
-void rmsprop(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+// v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g, and v - a^2 below in v's place.
+// Keras: increment = lr g / sqrt(v + epsilon); with momentum m = momentum m + increment and
+// w -= m, else w -= increment. PyTorch: d = sqrt(v) + epsilon (epsilon outside the root);
+// with momentum m = momentum m + g / d and w -= lr m, else w -= lr g / d.
+template <typename T, typename Gradient>
+void rmsprop(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end, Gradient gradient) {
   const T rho = T(s.rho), decay = T(1 - s.rho), epsilon = T(s.epsilon), lr = T(s.learning_rate);
   const T momentum = T(s.momentum);
   T* __restrict w = x.value;
-  const T* __restrict g = x.gradient;
   T* __restrict v = x.slots[0];
   T* __restrict m = x.slots[1];
   T* __restrict a = x.slots[2];
   for (Index i = begin; i < end; ++i) {
-    v[i] = v[i] * rho + decay * (g[i] * g[i]);
-    T denominator;
+    const T g = gradient(i);
+    v[i] = v[i] * rho + decay * (g * g);
+    T second = v[i];
     if (a != nullptr) {
-      a[i] = a[i] * rho + decay * g[i];
-      denominator = v[i] - a[i] * a[i] + epsilon;
-    } else {
-      denominator = v[i] + epsilon;
+      a[i] = a[i] * rho + decay * g;
+      second = v[i] - a[i] * a[i];
     }
-    const T increment = lr * g[i] / std::sqrt(denominator);
+    if (s.torch) {
+      const T scaled = g / (std::sqrt(second) + epsilon);
+      if (m != nullptr) {
+        m[i] = m[i] * momentum + scaled;
+        w[i] -= lr * m[i];
+      } else {
+        w[i] -= lr * scaled;
+      }
+      continue;
+    }
+    const T increment = lr * g / std::sqrt(second + epsilon);
     if (m != nullptr) {
       m[i] = m[i] * momentum + increment;
       w[i] -= m[i];
@@ -99,16 +115,17 @@ void rmsprop(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin,
   }
 }
 
-// accumulator += g^2; w -= lr g / sqrt(accumulator + epsilon).
-template <typename T>
-void adagrad(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
+// accumulator += g^2; Keras: w -= lr g / sqrt(accumulator + epsilon); PyTorch:
+// w -= lr g / (sqrt(accumulator) + epsilon).
+template <typename T, typename Gradient>
+void adagrad(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end, Gradient gradient) {
   const T lr = T(s.learning_rate), epsilon = T(s.epsilon);
   T* __restrict w = x.value;
-  const T* __restrict g = x.gradient;
   T* __restrict accumulator = x.slots[0];
   for (Index i = begin; i < end; ++i) {
-    accumulator[i] += g[i] * g[i];
-    w[i] -= lr * g[i] / std::sqrt(accumulator[i] + epsilon);
+    const T g = gradient(i);
+    accumulator[i] += g * g;
+    w[i] -= lr * g / (s.torch ? std::sqrt(accumulator[i]) + epsilon : std::sqrt(accumulator[i] + epsilon));
   }
 }
 
@@ -204,22 +221,41 @@ void ftrl(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, In
   }
 }
 
+// A rule PyTorch shares, given how it reads the gradient.
+template <typename T, typename Gradient>
+void shared_rule(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end, Gradient gradient) {
+  switch (s.rule) {
+    case OptimizerRule::Sgd:
+      return sgd(s, x, begin, end, gradient);
+    case OptimizerRule::Adam:
+      return adam(s, x, begin, end, gradient);
+    case OptimizerRule::RMSprop:
+      return rmsprop(s, x, begin, end, gradient);
+    default:
+      return adagrad(s, x, begin, end, gradient);
+  }
+}
+
 template <typename T>
 void update_range(const OptimizerStep& s, const OptimizerVariable<T>& x, Index begin, Index end) {
-  if (x.decay && s.weight_decay != 0) {
+  const bool decays = x.decay && s.weight_decay != 0;
+  if (decays && !s.coupled_weight_decay) {
     const T weight_decay = T(s.weight_decay), lr = T(s.learning_rate);
     T* __restrict w = x.value;
     for (Index i = begin; i < end; ++i) w[i] -= w[i] * weight_decay * lr;
   }
+  const T* __restrict g = x.gradient;
   switch (s.rule) {
     case OptimizerRule::Sgd:
-      return sgd(s, x, begin, end);
     case OptimizerRule::Adam:
-      return adam(s, x, begin, end);
     case OptimizerRule::RMSprop:
-      return rmsprop(s, x, begin, end);
     case OptimizerRule::Adagrad:
-      return adagrad(s, x, begin, end);
+      if (decays && s.coupled_weight_decay) {
+        const T weight_decay = T(s.weight_decay);
+        const T* __restrict w = x.value;
+        return shared_rule(s, x, begin, end, [=](Index i) { return g[i] + weight_decay * w[i]; });
+      }
+      return shared_rule(s, x, begin, end, [=](Index i) { return g[i]; });
     case OptimizerRule::Nadam:
       return nadam(s, x, begin, end);
     case OptimizerRule::Adamax:

@@ -8,8 +8,8 @@ Keras-compatible API lives in ``rnnkit.models``, ``rnnkit.layers``, ``rnnkit.opt
 on it and sets their results side by side.
 """
 
-from . import (activations, callbacks, config, conversion, datasets, initializers, layers, losses, metrics, models, ops,
-               optimizers, regularizers, traces, utils)
+from . import (activations, callbacks, config, constraints, conversion, datasets, initializers, layers, losses,
+               metrics, models, ops, optimizers, regularizers, traces, utils)
 from .comparison import Comparison, compare
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, Input, InputLayer, Layer, Masking,
@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
-    "activations", "callbacks", "config", "conversion", "datasets", "initializers", "layers", "losses", "metrics", "models",
-    "optimizers", "regularizers", "traces", "utils",
+    "activations", "callbacks", "config", "constraints", "conversion", "datasets", "initializers", "layers", "losses",
+    "metrics", "models", "optimizers", "regularizers", "traces", "utils",
     "Sequential", "Model", "load_model", "Input", "InputLayer", "Layer", "Dense", "Dropout", "SimpleRNN", "LSTM", "GRU",
     "RNN", "Masking", "Embedding", "Bidirectional", "TimeDistributed",
 ]

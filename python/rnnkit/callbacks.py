@@ -24,7 +24,8 @@ from .progress import Progbar, print_msg
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-    "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback",
+    "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "LambdaCallback", "TensorBoard",
+    "BackupAndRestore",
 ]
 
 Logs = Optional[Dict[str, Any]]
@@ -884,3 +885,150 @@ class LambdaCallback(Callback):
             if not callable(function):
                 raise TypeError(f"LambdaCallback: {name} must be a function, got {type(function).__name__}")
             setattr(self, name, function)
+
+
+def _summary_writer(log_dir: str) -> Any:
+    """tensorboardX's event-file writer for ``log_dir``; ImportError says how to get it."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise ImportError("the TensorBoard callback writes event files with tensorboardX: "
+                          "pip install 'rnnkit[tensorboard]' (or pip install tensorboardX)") from None
+    return SummaryWriter(log_dir)
+
+
+class TensorBoard(Callback):
+    """Writes the training curves as TensorBoard event files, as Keras' callback lays them out:
+    ``log_dir/train`` and ``log_dir/validation``, scalars ``epoch_<log>`` per epoch (``epoch_loss``,
+    ``epoch_accuracy``, ``epoch_learning_rate``), with ``update_freq`` also ``batch_<log>`` per
+    batch, and with ``histogram_freq`` each weight's histogram. View them with
+    ``tensorboard --logdir log_dir``. Needs tensorboardX (``pip install "rnnkit[tensorboard]"``).
+
+    Args:
+        log_dir: the folder of the event files.
+        histogram_freq: write the weights' histograms every this many epochs; 0 for never.
+        update_freq: ``"epoch"``, ``"batch"`` (every batch) or a number of batches.
+    """
+
+    def __init__(self, log_dir: Union[str, os.PathLike] = "logs", histogram_freq: int = 0,
+                 update_freq: Union[str, int] = "epoch") -> None:
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(f"TensorBoard: histogram_freq must be an integer >= 0, got {histogram_freq!r}")
+        self.histogram_freq = histogram_freq
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (isinstance(update_freq, bool) or not isinstance(update_freq, int)
+                                       or update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or an integer >= 1, "
+                             f"got {update_freq!r}")
+        self.update_freq = update_freq
+        self._writers: Dict[str, Any] = {}
+        self._batches = 0
+
+    def _writer(self, part: str) -> Any:
+        if part not in self._writers:
+            self._writers[part] = _summary_writer(os.path.join(self.log_dir, part))
+        return self._writers[part]
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self._writer("train")  # fails before training starts when tensorboardX is missing
+        self._batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
+        self._batches += 1
+        if self.update_freq == "epoch" or self._batches % self.update_freq:
+            return
+        writer = self._writer("train")
+        for key, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                writer.add_scalar(f"batch_{key}", float(value), self._batches)
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = dict(logs or {})
+        if self.model is not None and getattr(self.model, "optimizer", None) is not None:
+            logs.setdefault("learning_rate", float(self.model.optimizer.learning_rate))
+        for key, value in logs.items():
+            validation = key.startswith("val_")
+            name = key[4:] if validation else key
+            for k, v in enumerate(np.ravel(value)):  # a per-class metric gives one curve per class
+                tag = f"epoch_{name}" if np.ndim(value) == 0 else f"epoch_{name}/{k}"
+                self._writer("validation" if validation else "train").add_scalar(tag, float(v), epoch)
+        if self.histogram_freq and (epoch + 1) % self.histogram_freq == 0 and self.model is not None:
+            writer = self._writer("train")
+            for weight in self.model.weights:
+                writer.add_histogram(weight.path, np.asarray(weight.value), epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs: Logs = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+class BackupAndRestore(Callback):
+    """Backs the training up at the end of every epoch and, when ``fit`` starts again after an
+    interruption (an exception, Ctrl-C, a killed process), restores the weights and the
+    optimizer's state and resumes at the epoch after the last backup. A ``fit`` that ends
+    normally deletes the backup (unless ``delete_checkpoint=False``).
+
+    The backup is ``backup_dir/model.rnnkit`` (``model.save``: weights and optimizer state,
+    written atomically) and ``backup_dir/training_metadata.json`` (the last epoch done).
+
+    Args:
+        backup_dir: the folder for the backup (created if needed).
+        save_freq: ``"epoch"`` (the only choice: a backup is taken at epoch ends).
+        delete_checkpoint: delete the backup when training ends normally.
+    """
+
+    def __init__(self, backup_dir: Union[str, os.PathLike], save_freq: Union[str, int] = "epoch",
+                 delete_checkpoint: bool = True) -> None:
+        super().__init__()
+        if save_freq != "epoch":
+            raise ValueError(f"BackupAndRestore: rnnkit backs up at epoch ends, save_freq='epoch'; got {save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self._model_path = os.path.join(self.backup_dir, "model.rnnkit")
+        self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        import json
+
+        from .saving import load_model
+
+        if not os.path.exists(self._metadata_path):
+            return
+        with open(self._metadata_path) as f:
+            epoch = json.load(f)["epoch"]
+        saved = load_model(self._model_path)
+        self.model.set_weights(saved.get_weights())
+        if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
+            # The weights match by position; their paths may differ (layer names count up in a
+            # process), so the optimizer's slots are renamed to this model's paths.
+            renamed = {old.path: new.path for old, new in zip(saved.trainable_weights, self.model.trainable_weights)}
+            state = {}
+            for key, array in saved.optimizer.get_state().items():
+                slot, _, path = key.partition("/")
+                state[f"{slot}/{renamed.get(path, path)}" if path else key] = array
+            self.model.optimizer.set_state(state, self.model.trainable_weights)
+        self.model._initial_epoch = int(epoch) + 1
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        import json
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self.model.save(self._model_path)
+        temporary = self._metadata_path + ".tmp"
+        with open(temporary, "w") as f:
+            json.dump({"epoch": epoch}, f)
+        os.replace(temporary, self._metadata_path)  # the metadata never names a backup not yet written
+
+    def on_train_end(self, logs: Logs = None) -> None:
+        if not self.delete_checkpoint:
+            return
+        for path in (self._metadata_path, self._model_path):
+            if os.path.exists(path):
+                os.remove(path)

@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["from_torch", "to_torch", "torch_layer_weights", "set_torch_layer_weights"]
+__all__ = ["from_torch", "to_torch", "torch_layer_weights", "set_torch_layer_weights", "torch_init"]
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
@@ -315,3 +315,34 @@ def to_torch(model: Any) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
     if mode == "RNN":
         kwargs["nonlinearity"] = activation
     return state_dict, kwargs
+
+
+def torch_init(model: Any, seed: Optional[int] = None) -> None:
+    """Sets every weight of a built model (or layer) as PyTorch's ``reset_parameters`` draws
+    it, instead of Keras' initializers: recurrent layers (SimpleRNN, LSTM, GRU) every weight
+    and bias from ``U(-1/sqrt(units), 1/sqrt(units))``; Dense (``nn.Linear``) kernel and bias
+    from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; Embedding from ``N(0, 1)``. Other weights
+    keep their values.
+
+    Args:
+        model: a built model or layer.
+        seed: for NumPy's generator; the draws follow PyTorch's distributions, not its stream.
+    """
+    from .layers import Dense, Embedding
+    from .layers.cells import _KernelCell
+    from .traces import recurrent_cells
+
+    if not getattr(model, "built", False):
+        raise ValueError(f"{getattr(model, 'name', model)} is not built: build it (or call it) first")
+    rng = np.random.default_rng(seed)
+    for _, cell in recurrent_cells(model):
+        if isinstance(cell, _KernelCell):
+            bound = 1.0 / np.sqrt(cell.units)
+            cell.set_weights([rng.uniform(-bound, bound, w.shape) for w in cell.get_weights()])
+    layers = [model] if not hasattr(model, "_flatten_layers") else list(model._flatten_layers())
+    for layer in layers:
+        if isinstance(layer, Dense) and layer.built:
+            bound = 1.0 / np.sqrt(layer.kernel.shape[0])
+            layer.set_weights([rng.uniform(-bound, bound, w.shape) for w in layer.get_weights()])
+        elif isinstance(layer, Embedding) and layer.built:
+            layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])

@@ -389,7 +389,7 @@ def simple_rnn_forward(
         recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
             ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
             recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
-        activation: ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"hard_sigmoid"`` or ``"linear"``.
+        activation: a name of ``rnnkit.activations.RECURRENT_ACTIVATIONS`` (``"tanh"``, ``"relu"``, ...).
         go_backwards: process the sequence from its last step.
         return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
 
@@ -446,8 +446,9 @@ def lstm_forward(
         recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
             ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
             recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
-        activation: for the candidate and the cell output (``"tanh"``).
-        recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
+        activation: for the candidate and the cell output (``"tanh"``); any of
+            ``rnnkit.activations.RECURRENT_ACTIVATIONS``.
+        recurrent_activation: for the gates (``"sigmoid"``, ``"hard_sigmoid"``, ...).
         go_backwards: process the sequence from its last step.
         return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
 
@@ -507,8 +508,8 @@ def gru_forward(
         recurrent_dropout_mask: ``(N, H)``, fixed over time: each step reads
             ``h_{t-1} * recurrent_dropout_mask`` in place of ``h_{t-1}`` (Keras'
             recurrent_dropout; the mask holds 0 or 1 / (1 - rate)). ``None``: no dropout.
-        activation: for the candidate (``"tanh"``).
-        recurrent_activation: for the gates (``"sigmoid"`` or ``"hard_sigmoid"``).
+        activation: for the candidate (``"tanh"``); any of ``rnnkit.activations.RECURRENT_ACTIVATIONS``.
+        recurrent_activation: for the gates (``"sigmoid"``, ``"hard_sigmoid"``, ...).
         reset_after: apply the reset gate after the recurrent matrix product.
         go_backwards: process the sequence from its last step.
         return_sequences: ``output`` is every step ``(N, T, H)``, else the last ``(N, H)``.
@@ -546,8 +547,7 @@ def dense_forward(
     Args:
         x: ``(N, F)`` or ``(N, T, F)`` (any leading axes).
         kernel: ``(F, U)``. bias: ``(U,)`` or ``None``.
-        activation: ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"hard_sigmoid"``
-            or ``"softmax"`` (over the last axis).
+        activation: a name of ``rnnkit.activations.DENSE_ACTIVATIONS`` (softmax over the last axis).
 
     Returns:
         DenseResult with ``output`` of shape ``x.shape[:-1] + (U,)``; ``backward`` gives

@@ -353,6 +353,9 @@ del _obj
 # ---------------------------------------------------------------------------- optimizers
 LearningRate = Union[float, LearningRateSchedule]
 
+# AdamW's weight_decay default, which depends on the convention (None is an error there, as in Keras).
+_BY_CONVENTION: Any = object()
+
 # Keras 3 options rnnkit does not implement: accepted by from_config at these (default) values.
 _UNSUPPORTED_DEFAULTS = {"loss_scale_factor": None}
 
@@ -698,6 +701,9 @@ class Optimizer:
             self._update(self._clip_gradients(gradients), variables)
         if self.use_ema:
             self._update_moving_averages(given, first_update)
+        for variable in given:  # constraints project the weights after every step, as Keras
+            if variable.constraint is not None:
+                variable.value[...] = variable.constraint(variable.value)
 
     def _update(self, gradients: List[np.ndarray], variables: Sequence[Variable]) -> None:
         """Weight decay and the rule on the clipped gradients, then ``iterations += 1``."""
@@ -843,6 +849,27 @@ class _FusedOptimizer(Optimizer):
     #: The rule's name for the core, and its slots by position (None: no slot there).
     _rule: str = ""
     _slot_order: Tuple[Optional[str], ...] = (None, None, None)
+    #: "keras", or "torch" for PyTorch's form of the rule (SGD, Adam, AdamW, RMSprop, Adagrad).
+    convention: str = "keras"
+
+    def _set_convention(self, convention: Any) -> None:
+        if convention not in ("keras", "torch"):
+            raise ValueError(f"{type(self).__name__}: convention must be 'keras' or 'torch', got {convention!r}")
+        self.convention = convention
+
+    def _default(self, value: Any, keras: Any, torch: Any) -> Any:
+        """An argument left as None takes the convention's default."""
+        return value if value is not None else (torch if self.convention == "torch" else keras)
+
+    def _coupled_weight_decay(self) -> bool:
+        """PyTorch's SGD, Adam, RMSprop and Adagrad add ``weight_decay * w`` to the gradient."""
+        return self.convention == "torch"
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        if self.convention != "keras":  # Keras' configs stay as Keras writes them
+            config["convention"] = self.convention
+        return config
 
     def _rule_settings(self) -> Dict[str, Any]:
         """The rule's settings, as ``_core.OptimizerStep`` arguments."""
@@ -861,7 +888,8 @@ class _FusedOptimizer(Optimizer):
     def _fused_update(self, gradients: Sequence[np.ndarray], variables: Sequence[Variable], learning_rate: float,
                       weight_decay: bool) -> None:
         step = _core.OptimizerStep(learning_rate=float(learning_rate), weight_decay=float(self.weight_decay or 0.0),
-                                   step=self.iterations + 1, **self._rule_settings())
+                                   step=self.iterations + 1, coupled_weight_decay=self._coupled_weight_decay(),
+                                   torch=self.convention == "torch", **self._rule_settings())
         by_dtype: Dict[np.dtype, List[int]] = {}
         for k, variable in enumerate(variables):
             by_dtype.setdefault(variable.dtype, []).append(k)
@@ -880,12 +908,15 @@ class SGD(_FusedOptimizer):
 
     ``momentum == 0``: ``w -= lr * g``. Otherwise ``m = momentum * m - lr * g`` and ``w += m``,
     or with ``nesterov`` ``w += momentum * m - lr * g``. Slot: ``momentum`` (only when
-    ``momentum != 0``).
+    ``momentum != 0``). With ``convention="torch"``, PyTorch's form: ``m = momentum * m + g``,
+    ``w -= lr * m`` (Nesterov: ``w -= lr * (g + momentum * m)``), the same while the rate is
+    constant, and ``weight_decay`` adds ``weight_decay * w`` to ``g`` (an L2 term).
 
     Args:
         learning_rate: float or schedule.
         momentum: in ``[0, 1]``.
         nesterov: use Nesterov momentum.
+        convention: ``"keras"`` or ``"torch"``.
         weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
             use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
             :class:`Optimizer`.
@@ -894,7 +925,8 @@ class SGD(_FusedOptimizer):
     def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
-                 name: str = "SGD", **kwargs: Any) -> None:
+                 name: str = "SGD", convention: str = "keras", **kwargs: Any) -> None:
+        self._set_convention(convention)
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
@@ -918,28 +950,34 @@ class Adam(_FusedOptimizer):
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, ``m += (g - m) * (1 - beta_1)``,
     ``v += (g**2 - v) * (1 - beta_2)``, ``w -= alpha * m / (sqrt(v) + epsilon)``; with
     ``amsgrad`` ``v_hat = max(v_hat, v)`` replaces ``v`` in the step. Slots: ``momentum``,
-    ``velocity``, ``velocity_hat`` (amsgrad).
+    ``velocity``, ``velocity_hat`` (amsgrad). With ``convention="torch"``, PyTorch's form:
+    epsilon is added after the bias correction, ``w -= lr / (1 - beta_1**t) * m / (sqrt(v /
+    (1 - beta_2**t)) + epsilon)``, epsilon defaults to 1e-8, and ``weight_decay`` adds
+    ``weight_decay * w`` to ``g`` (an L2 term; AdamW's stays decoupled).
 
     Args:
         learning_rate: float or schedule.
         beta_1: decay rate of the first-moment average.
         beta_2: decay rate of the second-moment average.
-        epsilon: added to ``sqrt(v)`` (outside the root).
+        epsilon: added to ``sqrt(v)`` (outside the root); default 1e-7 (Keras) or 1e-8 (torch).
         amsgrad: use the AMSGrad variant.
+        convention: ``"keras"`` or ``"torch"``.
         weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
             use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
             :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, weight_decay: Optional[float] = None,
+                 epsilon: Optional[float] = None, amsgrad: bool = False, weight_decay: Optional[float] = None,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "adam", **kwargs: Any) -> None:
+                 global_clipnorm: Optional[float] = None, name: str = "adam", convention: str = "keras",
+                 **kwargs: Any) -> None:
+        self._set_convention(convention)
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         owner = type(self).__name__
         self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
         self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True)
-        self.epsilon = _check_setting(owner, "epsilon", epsilon, 0.0)
+        self.epsilon = _check_setting(owner, "epsilon", self._default(epsilon, 1e-7, 1e-8), 0.0)
         self.amsgrad = check_flag(owner, "`amsgrad`", amsgrad)
 
     _rule, _slot_order = "adam", ("momentum", "velocity", "velocity_hat")
@@ -956,24 +994,32 @@ class Adam(_FusedOptimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: each step first ``w -= w * weight_decay * lr``.
+    """Adam with decoupled weight decay: each step first ``w -= w * weight_decay * lr`` (as in
+    PyTorch's AdamW too).
 
     Args:
         learning_rate: float or schedule.
-        weight_decay: the decay rate (must not be ``None``).
-        beta_1, beta_2, epsilon, amsgrad: as for :class:`Adam`.
+        weight_decay: the decay rate; default 0.004 (Keras) or 0.01 (torch).
+        beta_1, beta_2, epsilon, amsgrad, convention: as for :class:`Adam`.
         clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments use_ema,
             ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for :class:`Optimizer`.
     """
 
-    def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+    def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: Any = _BY_CONVENTION,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: Optional[float] = None, amsgrad: bool = False,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "adamw", **kwargs: Any) -> None:
+                 global_clipnorm: Optional[float] = None, name: str = "adamw", convention: str = "keras",
+                 **kwargs: Any) -> None:
+        self._set_convention(convention)
+        if weight_decay is _BY_CONVENTION:
+            weight_decay = 0.01 if convention == "torch" else 0.004
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
-                         global_clipnorm, name, **kwargs)
+                         global_clipnorm, name, convention, **kwargs)
         if self.weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
+
+    def _coupled_weight_decay(self) -> bool:
+        return False  # decoupled in both conventions
 
 
 class RMSprop(_FusedOptimizer):
@@ -982,27 +1028,34 @@ class RMSprop(_FusedOptimizer):
     average_gradient**2 + epsilon``, else ``denominator = velocity + epsilon``; ``increment =
     lr * g / sqrt(denominator)`` (epsilon inside the root); with momentum ``m = momentum * m +
     increment`` and ``w -= m``, else ``w -= increment``. Slots: ``velocity``, ``momentum``
-    (momentum > 0), ``average_gradient`` (centered).
+    (momentum > 0), ``average_gradient`` (centered). With ``convention="torch"``, PyTorch's
+    form: ``d = sqrt(denominator - epsilon) + epsilon`` (epsilon outside the root), momentum
+    ``m = momentum * m + g / d`` and ``w -= lr * m``, ``weight_decay`` an L2 term added to ``g``,
+    and PyTorch's defaults (lr 0.01, rho, its ``alpha``, 0.99, epsilon 1e-8).
 
     Args:
-        learning_rate: float or schedule.
-        rho: decay rate of the squared-gradient average.
+        learning_rate: float or schedule; default 0.001 (Keras) or 0.01 (torch).
+        rho: decay rate of the squared-gradient average; default 0.9 (Keras) or 0.99 (torch).
         momentum: plain (not Nesterov) momentum; 0 for none.
-        epsilon: added under the square root.
+        epsilon: added under the square root (outside it for torch); default 1e-7 or 1e-8.
         centered: normalise by the estimated variance instead of the second moment.
+        convention: ``"keras"`` or ``"torch"``.
         weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
             use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
             :class:`Optimizer`.
     """
 
-    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, centered: bool = False, weight_decay: Optional[float] = None,
-                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
-                 global_clipnorm: Optional[float] = None, name: str = "rmsprop", **kwargs: Any) -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
-        self.rho = _check_setting("RMSprop", "rho", rho, 0.0, 1.0, open_high=True)
+    def __init__(self, learning_rate: Optional[LearningRate] = None, rho: Optional[float] = None,
+                 momentum: float = 0.0, epsilon: Optional[float] = None, centered: bool = False,
+                 weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "rmsprop",
+                 convention: str = "keras", **kwargs: Any) -> None:
+        self._set_convention(convention)
+        super().__init__(self._default(learning_rate, 0.001, 0.01), weight_decay, clipnorm, clipvalue,
+                         global_clipnorm, name, **kwargs)
+        self.rho = _check_setting("RMSprop", "rho", self._default(rho, 0.9, 0.99), 0.0, 1.0, open_high=True)
         self.momentum = _check_setting("RMSprop", "momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check_setting("RMSprop", "epsilon", epsilon, 0.0)
+        self.epsilon = _check_setting("RMSprop", "epsilon", self._default(epsilon, 1e-7, 1e-8), 0.0)
         self.centered = check_flag("RMSprop", "`centered`", centered)
 
     _rule, _slot_order = "rmsprop", ("velocity", "momentum", "average_gradient")
@@ -1026,24 +1079,32 @@ class RMSprop(_FusedOptimizer):
 class Adagrad(_FusedOptimizer):
     """Adagrad: ``accumulator += g**2``, ``w -= lr * g / sqrt(accumulator + epsilon)``
     (epsilon inside the root). Slot: ``accumulator``, starting at ``initial_accumulator_value``.
+    With ``convention="torch"``, PyTorch's form: ``w -= lr * g / (sqrt(accumulator) + epsilon)``,
+    ``weight_decay`` an L2 term added to ``g``, and PyTorch's defaults (lr 0.01, accumulators
+    from 0, epsilon 1e-10).
 
     Args:
-        learning_rate: float or schedule.
-        initial_accumulator_value: non-negative starting value of the accumulators.
-        epsilon: added under the square root.
+        learning_rate: float or schedule; default 0.001 (Keras) or 0.01 (torch).
+        initial_accumulator_value: non-negative starting value of the accumulators; default
+            0.1 (Keras) or 0 (torch).
+        epsilon: added under the square root (outside it for torch); default 1e-7 or 1e-10.
+        convention: ``"keras"`` or ``"torch"``.
         weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
             use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
             :class:`Optimizer`.
     """
 
-    def __init__(self, learning_rate: LearningRate = 0.001, initial_accumulator_value: float = 0.1,
-                 epsilon: float = 1e-7, weight_decay: Optional[float] = None, clipnorm: Optional[float] = None,
-                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None,
-                 name: str = "adagrad", **kwargs: Any) -> None:
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
+    def __init__(self, learning_rate: Optional[LearningRate] = None, initial_accumulator_value: Optional[float] = None,
+                 epsilon: Optional[float] = None, weight_decay: Optional[float] = None,
+                 clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
+                 global_clipnorm: Optional[float] = None, name: str = "adagrad", convention: str = "keras",
+                 **kwargs: Any) -> None:
+        self._set_convention(convention)
+        super().__init__(self._default(learning_rate, 0.001, 0.01), weight_decay, clipnorm, clipvalue,
+                         global_clipnorm, name, **kwargs)
         self.initial_accumulator_value = _check_setting("Adagrad", "initial_accumulator_value",
-                                                        initial_accumulator_value, 0.0)
-        self.epsilon = _check_setting("Adagrad", "epsilon", epsilon, 0.0)
+                                                        self._default(initial_accumulator_value, 0.1, 0.0), 0.0)
+        self.epsilon = _check_setting("Adagrad", "epsilon", self._default(epsilon, 1e-7, 1e-10), 0.0)
 
     _rule, _slot_order = "adagrad", ("accumulator", None, None)
 

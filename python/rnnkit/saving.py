@@ -67,7 +67,7 @@ from numpy.lib import format as npy_format
 
 from . import ops
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_keras_model", "ModelFileError"]
 
 FORMAT_VERSION = 1
 MAX_JSON_BYTES = 16 * 2**20   # metadata.json, config.json and each index.json
@@ -490,10 +490,19 @@ def _implied_parameters(root: Any, custom_objects: Optional[Dict[str, Any]]) -> 
 
 
 # ---------------------------------------------------------------------------------- public API
+def _is_h5(filepath: Any) -> bool:
+    return str(filepath).endswith(".h5")
+
+
 def save_weights(model: Any, filepath: str) -> None:
-    """Writes the model's weights (in ``model.weights`` order) to an rnnkit weights archive."""
+    """Writes the model's weights (in ``model.weights`` order) to an rnnkit weights archive, or,
+    for a name ending in ``.h5`` (``"model.weights.h5"``), as Keras 3's HDF5 weights file
+    (needs h5py)."""
     if not model.built:
         raise ValueError("the model has no weights yet: build it (or fit it) before saving weights")
+    if _is_h5(filepath):
+        from .keras_format import save_keras_weights
+        return save_keras_weights(model, filepath)
 
     def write(archive: zipfile.ZipFile) -> None:
         archive.writestr("metadata.json", json.dumps(_metadata("rnnkit-weights")))
@@ -503,9 +512,13 @@ def save_weights(model: Any, filepath: str) -> None:
 
 
 def load_weights(model: Any, filepath: str) -> None:
-    """Sets the model's weights from an archive written by ``save_weights`` (or ``save``).
-    Raises ModelFileError for a damaged file or one whose weights do not fit the model (the
-    model is then left unchanged)."""
+    """Sets the model's weights from an archive written by ``save_weights`` (or ``save``), or
+    from Keras 3's ``.weights.h5`` (a name ending in ``.h5``; needs h5py). Raises ModelFileError
+    for a damaged file or one whose weights do not fit the model (the model is then left
+    unchanged)."""
+    if _is_h5(filepath):
+        from .keras_format import load_keras_weights
+        return load_keras_weights(model, filepath)
     with _Reader(filepath, ("rnnkit-weights", "rnnkit-model")) as reader, reader.errors():
         variables = model.weights
         arrays = list(reader.weights(reader.weight_index(), variables))  # all read before any is set
@@ -606,7 +619,9 @@ def _restore_optimizer(reader: _Reader, model: Any) -> None:
 def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """Reads a model written by ``model.save``: architecture, weights and, with ``compile``,
-    the optimizer (with its state), loss and metrics.
+    the optimizer (with its state), loss and metrics. A ``.keras`` archive written by Keras 3
+    (or by :func:`save_keras_model`) loads too: its layers as rnnkit's, its weights (h5py reads
+    them) and its compile settings (see :mod:`rnnkit.keras_format`).
 
     Args:
         filepath: the file.
@@ -618,8 +633,21 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None, 
         FileNotFoundError: no such file.
         ModelFileError: (a ValueError) the file is damaged or not an rnnkit model file.
     """
+    from .keras_format import is_keras_archive, load_keras_model
+
+    if os.path.isfile(filepath) and is_keras_archive(filepath):
+        return load_keras_model(filepath, custom_objects, compile)
     with _Reader(filepath, ("rnnkit-model",)) as reader, reader.errors():
         return _load_model(reader, custom_objects, compile)
+
+
+def save_keras_model(model: Any, filepath: str) -> None:
+    """Writes the model as Keras 3 writes a ``.keras`` archive, which ``keras.saving.load_model``
+    reads (architecture and weights; needs h5py). ``model.save`` writes rnnkit's own archive,
+    which keeps rnnkit's extras (optimizer state, peepholes, PyTorch conventions)."""
+    from .keras_format import save_keras_model as save
+
+    save(model, filepath)
 
 
 def _load_model(reader: _Reader, custom_objects: Optional[Dict[str, type]], compile: bool) -> Any:

@@ -21,6 +21,7 @@ class Variable:
         trainable: whether optimizers update it.
         regularizer: an ``rnnkit.regularizers`` object or ``None``.
         copy: copy ``value`` (the default).
+        constraint: an ``rnnkit.constraints`` object or ``None``, applied after each optimizer step.
     """
 
     def __init__(
@@ -31,12 +32,14 @@ class Variable:
         trainable: bool = True,
         regularizer: Any = None,
         copy: bool = True,
+        constraint: Any = None,
     ) -> None:
         self.value = np.array(value, order="C") if copy else np.ascontiguousarray(value)
         self.name = name
         self.path = path or name
         self.trainable = trainable
         self.regularizer = regularizer
+        self.constraint = constraint
 
     @property
     def shape(self) -> tuple:

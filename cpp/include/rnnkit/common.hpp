@@ -33,7 +33,20 @@ using StepMap = Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>>;
 template <typename T>
 using ConstStepMap = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
 
-enum class Activation { Linear, Tanh, Sigmoid, HardSigmoid, Relu, Softmax };
+enum class Activation {
+  Linear, Tanh, Sigmoid, HardSigmoid, Relu, Softmax,
+  Elu, Selu, Softplus, Softsign, Exponential, LeakyRelu, Relu6, Gelu, Silu
+};
+
+// Keras 3's constants: selu's (Klambauer et al.) and leaky_relu's default negative slope.
+constexpr double kSeluAlpha = 1.67326324235437728481704299, kSeluScale = 1.05070098735548049341933498;
+constexpr double kLeakyReluSlope = 0.2;
+
+// Whether act'(x) can be had from y = act(x) alone (every activation but gelu and silu, which
+// are not one-to-one): the recurrent kernels keep only y.
+inline bool derivative_from_output(Activation activation) {
+  return activation != Activation::Gelu && activation != Activation::Silu;
+}
 
 // Parses Keras' activation names; throws std::invalid_argument listing the valid ones.
 Activation activation_from_name(const std::string& name);
@@ -140,6 +153,33 @@ void apply_activation(Activation activation, const Eigen::MatrixBase<Derived>& v
         row /= row.sum();
       }
       return;
+    case Activation::Elu:  // x > 0 ? x : exp(x) - 1
+      y.array() = (y.array() > T(0)).select(y.array(), y.array().exp() - T(1));
+      return;
+    case Activation::Selu:  // scale * (x > 0 ? x : alpha (exp(x) - 1))
+      y.array() = T(kSeluScale) * (y.array() > T(0)).select(y.array(), T(kSeluAlpha) * (y.array().exp() - T(1)));
+      return;
+    case Activation::Softplus:  // log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), without overflow
+      y.array() = y.array().max(T(0)) + (-y.array().abs()).exp().log1p();
+      return;
+    case Activation::Softsign:  // x / (1 + |x|)
+      y.array() = y.array() / (T(1) + y.array().abs());
+      return;
+    case Activation::Exponential:
+      y.array() = y.array().exp();
+      return;
+    case Activation::LeakyRelu:  // x > 0 ? x : 0.2 x
+      y.array() = (y.array() > T(0)).select(y.array(), T(kLeakyReluSlope) * y.array());
+      return;
+    case Activation::Relu6:
+      y.array() = y.array().max(T(0)).min(T(6));
+      return;
+    case Activation::Gelu:  // x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact form (Keras' default)
+      y = y.unaryExpr([](T x) { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); });
+      return;
+    case Activation::Silu:  // x sigmoid(x)
+      y.array() = y.array() * y.array().logistic();
+      return;
   }
 }
 
@@ -171,6 +211,47 @@ void multiply_by_derivative(Activation activation, const Eigen::MatrixBase<Deriv
         d.row(r).array() = y.row(r).array() * (d.row(r).array() - dot);
       }
       return;
+    case Activation::Elu:  // below 0, y = exp(x) - 1 and y' = exp(x) = y + 1
+      d.array() *= (y.array() > T(0)).select(T(1), y.array() + T(1));
+      return;
+    case Activation::Selu:  // below 0, y' = scale alpha exp(x) = y + scale alpha
+      d.array() *= (y.array() > T(0)).select(T(kSeluScale), y.array() + T(kSeluScale * kSeluAlpha));
+      return;
+    case Activation::Softplus:  // sigmoid(x) = 1 - exp(-y)
+      d.array() *= -(-y.array()).expm1();
+      return;
+    case Activation::Softsign:  // 1 / (1 + |x|)^2 = (1 - |y|)^2
+      d.array() *= (T(1) - y.array().abs()).square();
+      return;
+    case Activation::Exponential:
+      d.array() *= y.array();
+      return;
+    case Activation::LeakyRelu:
+      d.array() = (y.array() > T(0)).select(d.array(), T(kLeakyReluSlope) * d.array());
+      return;
+    case Activation::Relu6:  // slope 1 strictly between 0 and 6
+      d.array() = (y.array() > T(0) && y.array() < T(6)).select(d.array(), T(0));
+      return;
+    case Activation::Gelu:
+    case Activation::Silu:
+      throw std::logic_error("gelu and silu take their derivative from the input: multiply_by_derivative_at");
+  }
+}
+
+// In-place d = d * act'(z) from the pre-activation z, for the activations that are not
+// one-to-one: gelu' = Phi(z) + z phi(z), silu' = s (1 + z (1 - s)) with s = sigmoid(z).
+template <typename DerivedD, typename DerivedZ>
+void multiply_by_derivative_at(Activation activation, const Eigen::MatrixBase<DerivedD>& grad,
+                               const Eigen::MatrixBase<DerivedZ>& z) {
+  using T = typename DerivedD::Scalar;
+  auto& d = const_cast<Eigen::MatrixBase<DerivedD>&>(grad);
+  if (activation == Activation::Gelu) {
+    d.array() *= z.array().unaryExpr([](T x) {
+      return T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2))) + x * std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
+    });
+  } else {
+    const auto s = z.array().logistic();
+    d.array() *= s * (T(1) + z.array() * (T(1) - s));
   }
 }
 

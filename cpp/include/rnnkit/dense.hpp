@@ -10,9 +10,10 @@ template <typename T>
 void dense_forward(Index rows, Index features, Index units, Activation activation, const T* x,
                    const T* kernel, const T* bias, T* y);
 
-// dy, y (M, U) -> dx (M, F), dkernel (F, U), dbias (U,) or null.
+// dy, y (M, U) -> dx (M, F), dkernel (F, U), dbias (U,) or null. bias is the forward pass's
+// (or null), read only for gelu and silu, whose derivative needs the pre-activation.
 template <typename T>
 void dense_backward(Index rows, Index features, Index units, Activation activation, const T* dy,
-                    const T* x, const T* kernel, const T* y, T* dx, T* dkernel, T* dbias);
+                    const T* x, const T* kernel, const T* bias, const T* y, T* dx, T* dkernel, T* dbias);
 
 }  // namespace rnnkit

@@ -13,9 +13,14 @@ enum class OptimizerRule { Sgd, Adam, RMSprop, Adagrad, Nadam, Adamax, Adadelta,
 struct OptimizerStep {
   OptimizerRule rule = OptimizerRule::Sgd;
   double learning_rate = 0;
-  // Decoupled weight decay, w -= w * weight_decay * learning_rate before the rule, for the
-  // variables whose `decay` is set; 0 for none.
+  // Weight decay for the variables whose `decay` is set, 0 for none: decoupled, w -= w *
+  // weight_decay * learning_rate before the rule (Keras, and PyTorch's AdamW), or with
+  // `coupled_weight_decay` an L2 term, g + weight_decay * w in g's place (PyTorch's SGD,
+  // Adam, RMSprop, Adagrad).
   double weight_decay = 0;
+  bool coupled_weight_decay = false;
+  // PyTorch's forms of SGD, Adam, RMSprop and Adagrad (see src/optimizers.cpp) instead of Keras'.
+  bool torch = false;
   double momentum = 0;            // SGD, RMSprop; 0 for none
   bool nesterov = false;          // SGD
   double beta_1 = 0, beta_2 = 0;  // Adam, Nadam, Adamax, Lion

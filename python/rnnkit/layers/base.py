@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .. import config, initializers, ops, regularizers, traces
+from .. import config, constraints, initializers, ops, regularizers, traces
 from .._arguments import check_flag, check_integer, check_seed, check_shape, is_integer, is_number
 from . import symbolic
 from ..variables import Variable
@@ -156,7 +156,7 @@ class Layer:
     def __init__(self, *, name: Optional[str] = None, dtype: Optional[str] = None, trainable: bool = True,
                  input_shape: Optional[Sequence[Optional[int]]] = None, input_dim: Optional[int] = None,
                  batch_input_shape: Optional[Sequence[Optional[int]]] = None, batch_size: Optional[int] = None,
-                 **kwargs: Any) -> None:
+                 activity_regularizer: Any = None, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         kind = type(self).__name__
@@ -167,6 +167,7 @@ class Layer:
         if self._dtype not in ("float32", "float64"):
             raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {self._dtype!r}")
         self.trainable = check_flag(kind, "trainable", trainable)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         input_shape = check_shape_argument(kind, "input_shape", input_shape)
         batch_size = check_size(kind, "batch_size", batch_size, optional=True)
         input_dim = check_size(kind, "input_dim", input_dim, optional=True)
@@ -216,9 +217,9 @@ class Layer:
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "zeros", regularizer: Any = None,
-                   trainable: bool = True) -> Variable:
+                   trainable: bool = True, constraint: Any = None) -> Variable:
         """Creates a weight of ``shape`` in the layer's dtype (ValueError if it would take more
-        than :data:`MAX_WEIGHT_BYTES`)."""
+        than :data:`MAX_WEIGHT_BYTES`), with an optional regularizer and constraint."""
         trainable = check_flag(type(self).__name__, "trainable", trainable)
         check_weight_sizes(self, {name: shape})
         initializer = initializers.get(initializer)
@@ -226,7 +227,8 @@ class Layer:
         # A placeholder's pages stay untouched until its array is read into it.
         value = np.zeros(tuple(shape), dtype=self.dtype) if placeholder else initializer(shape, dtype=self.dtype)
         variable = Variable(value, name=name, path=f"{self._path_prefix}{self.name}/{name}", trainable=trainable,
-                            regularizer=regularizers.get(regularizer), copy=not placeholder)
+                            regularizer=regularizers.get(regularizer), copy=not placeholder,
+                            constraint=constraints.get(constraint))
         self._weights.append(variable)
         return variable
 
@@ -336,9 +338,29 @@ class Layer:
             prepared = self._prepare(inputs)
             if not self.built:
                 self.build(self._build_shape(prepared))
-            return self._forward(prepared, mask, training, **kwargs)
+            outputs, pullback = self._forward(prepared, mask, training, **kwargs)
         except MemoryError as error:
             raise _out_of_memory(self, inputs, error) from None
+        collected = _ACTIVITY_LOSSES.get()
+        if self.activity_regularizer is None or collected is None:
+            return outputs, pullback
+        return self._regularized_activity(outputs, pullback, collected)
+
+    def _regularized_activity(self, outputs: Any, pullback: Pullback, collected: List[float]
+                              ) -> Tuple[Any, Pullback]:
+        """Adds ``activity_regularizer(output)`` to the loss being computed (``collected``) and
+        its gradient to the outputs' gradients in the pullback, as Keras adds it to the loss."""
+        regularizer = self.activity_regularizer
+        several = isinstance(outputs, list)
+        flat = list(outputs) if several else [outputs]
+        collected.append(sum(regularizer(np.asarray(o)) for o in flat))
+
+        def regularized(d_outputs: Any) -> Tuple[Any, Grads]:
+            given = list(d_outputs) if several else [d_outputs]
+            d_list = [regularizer.gradient(o) if d is None else d + regularizer.gradient(o) for d, o in zip(given, flat)]
+            return pullback(d_list if several else d_list[0])
+
+        return outputs, regularized
 
     def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
                   **kwargs: Any) -> Tuple[Any, Any, Pullback]:
@@ -409,6 +431,8 @@ class Layer:
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         config_ = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config_["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self.input_shape_arg is not None:
             config_["input_shape"] = list(self.input_shape_arg)
         if self.batch_size_arg is not None:
@@ -424,6 +448,23 @@ class Layer:
 
 
 _WEIGHTS_ASSIGNED_NEXT: contextvars.ContextVar = contextvars.ContextVar("rnnkit_weights_assigned_next", default=False)
+
+
+# The activity-regularization losses of the forward pass under way, when its loss is computed.
+_ACTIVITY_LOSSES: contextvars.ContextVar[Optional[List[float]]] = contextvars.ContextVar(
+    "rnnkit_activity_losses", default=None)
+
+
+@contextlib.contextmanager
+def activity_losses() -> Iterator[List[float]]:
+    """Within the block, layers with an ``activity_regularizer`` add their penalty to the
+    yielded list (and its gradient to their pullback): the fit and evaluate steps use it."""
+    collected: List[float] = []
+    token = _ACTIVITY_LOSSES.set(collected)
+    try:
+        yield collected
+    finally:
+        _ACTIVITY_LOSSES.reset(token)
 
 
 @contextlib.contextmanager

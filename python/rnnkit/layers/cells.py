@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers, traces, utils
+from .. import activations, constraints, initializers, ops, regularizers, traces, utils
 from .base import (Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_seed,
                    check_size, check_weight_sizes)
 
@@ -58,7 +58,8 @@ class _KernelCell(Layer):
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
                  bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
                  recurrent_regularizer: Any = None, bias_regularizer: Any = None, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, seed: Optional[int] = None, _owner: Optional[str] = None,
+                 recurrent_dropout: float = 0.0, seed: Optional[int] = None, kernel_constraint: Any = None,
+                 recurrent_constraint: Any = None, bias_constraint: Any = None, _owner: Optional[str] = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Argument errors name the layer the user made: LSTM for LSTM(...), LSTMCell for a cell.
@@ -75,6 +76,9 @@ class _KernelCell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.seed = check_seed(kind, seed)
         self._rng = utils.rng(seed)
@@ -96,11 +100,12 @@ class _KernelCell(Layer):
         width = self.gates * self.units
         check_weight_sizes(self, self._weight_shapes(input_shape[-1]))  # all of them before allocating any
         self.kernel = self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer,
-                                      self.kernel_regularizer)
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
-                                                self.recurrent_initializer, self.recurrent_regularizer)
-        self.bias = self.add_weight("bias", self.bias_shape(), self.bias_initializer, self.bias_regularizer) \
-            if self.use_bias else None
+                                                self.recurrent_initializer, self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        self.bias = self.add_weight("bias", self.bias_shape(), self.bias_initializer, self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         super().build(input_shape)
 
     def _weight_shapes(self, features: int) -> Dict[str, Tuple[int, ...]]:
@@ -183,6 +188,9 @@ class _KernelCell(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
         }
 

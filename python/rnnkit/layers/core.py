@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers, utils
+from .. import activations, constraints, initializers, ops, regularizers, utils
 from .._arguments import is_number
 from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_seed, check_shape, check_weight_sizes,
                    dropout_keep, unary_pullback)
@@ -20,19 +20,21 @@ class Dense(Layer):
 
     Args:
         units: output width.
-        activation: ``None``/``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``,
-            ``"hard_sigmoid"``, ``"softmax"``. Setting ``layer.activation = None`` later
-            means linear, as in Keras.
+        activation: ``None``/``"linear"``, or any name of ``rnnkit.activations.DENSE_ACTIVATIONS``
+            (``"relu"``, ``"gelu"``, ``"softmax"``, ...) or function of that module, run in the
+            C++ kernel. Setting ``layer.activation = None`` later means linear, as in Keras.
         use_bias: whether to add ``b``.
         kernel_initializer, bias_initializer: Keras names or objects.
         kernel_regularizer, bias_regularizer: ``rnnkit.regularizers`` or names.
+        kernel_constraint, bias_constraint: ``rnnkit.constraints`` or names.
     """
 
     supports_masking = True
 
     def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -43,6 +45,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     @property
     def activation(self) -> str:
@@ -58,9 +62,9 @@ class Dense(Layer):
                              f"feature size, got {input_shape}")
         check_weight_sizes(self, {"kernel": (input_shape[-1], self.units), "bias": (self.units,)})
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer) \
-            if self.use_bias else None
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -90,6 +94,8 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -134,7 +140,8 @@ class Activation(Layer):
     """Applies an activation elementwise (softmax over the last axis); the mask passes through.
 
     Args:
-        activation: ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"hard_sigmoid"``, ``"softmax"``.
+        activation: a name of ``rnnkit.activations.DENSE_ACTIVATIONS`` (``"relu"``, ``"gelu"``,
+            ``"softmax"``, ...) or one of that module's functions.
     """
 
     supports_masking = True
@@ -146,7 +153,12 @@ class Activation(Layer):
     def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         name = self.activation
         y = activations.apply(name, x)
-        return y, unary_pullback(lambda dy: activations.gradient(name, y, dy.astype(x.dtype, copy=False)))
+        x_kept = ops._keep(x) if activations.needs_input(name) else None  # gelu, silu: the derivative reads x
+
+        def backward(dy: np.ndarray) -> np.ndarray:
+            return activations.gradient(name, y, dy.astype(x.dtype, copy=False), x_kept)
+
+        return y, unary_pullback(backward)
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {"activation": self.activation}
@@ -191,6 +203,7 @@ class Embedding(Layer):
         input_dim: vocabulary size. output_dim: vector size.
         embeddings_initializer: Keras name or object (``"uniform"``: U(-0.05, 0.05)).
         embeddings_regularizer: ``rnnkit.regularizers`` or name.
+        embeddings_constraint: ``rnnkit.constraints`` or name.
         mask_zero: id 0 is padding: the layer emits the mask ``ids != 0`` (so ``input_dim``
             counts the padding id too).
 
@@ -202,7 +215,7 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  embeddings_regularizer: Any = None, mask_zero: bool = False, input_length: Optional[int] = None,
-                 **kwargs: Any) -> None:
+                 embeddings_constraint: Any = None, **kwargs: Any) -> None:
         if input_length is not None and "input_shape" not in kwargs:  # Keras 2's argument
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -212,12 +225,14 @@ class Embedding(Layer):
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = check_flag("Embedding", "mask_zero", mask_zero)
         self.supports_masking = self.mask_zero
 
     def build(self, input_shape: Shape) -> None:
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer)
+                                          self.embeddings_initializer, self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -260,7 +275,8 @@ class Embedding(Layer):
         return super().get_config() | {
             "input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer)}
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint)}
 
 
 class _Reshaping(Layer):

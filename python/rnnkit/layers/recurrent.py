@@ -197,7 +197,7 @@ class RNN(Layer):
 
 _LAYER_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
                     "zero_output_for_mask", "name", "dtype", "trainable", "input_shape", "input_dim",
-                    "batch_input_shape", "batch_size")
+                    "batch_input_shape", "batch_size", "activity_regularizer")
 
 
 class _CellLayer(RNN):

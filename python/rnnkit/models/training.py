@@ -10,6 +10,7 @@ import numpy as np
 from .. import callbacks as callbacks_module
 from .. import losses, metrics as metrics_module, ops, optimizers, traces, utils
 from .._arguments import is_number
+from ..layers.base import activity_losses
 from . import data
 
 __all__ = ["Trainer"]
@@ -304,9 +305,11 @@ class Trainer:
         return _StepWeights(self.trainable_weights, [w for w in self.weights if w.regularizer is not None])
 
     def _losses(self, ys: Optional[Arrays], outputs: List[np.ndarray], masks: List[Any], sws: Arrays,
-                need_grad: bool, regularized: List[Any]) -> Tuple[Logs, List[Optional[np.ndarray]]]:
+                need_grad: bool, regularized: List[Any], activity: Sequence[float] = ()
+                ) -> Tuple[Logs, List[Optional[np.ndarray]]]:
         """The total loss (and each output's, unweighted, with several outputs) and, when
-        ``need_grad``, the gradient of the total with respect to each output."""
+        ``need_grad``, the gradient of the total with respect to each output. The weights'
+        penalties and the layers' activity penalties (``activity``) count in the total."""
         targets = ys if ys is not None else [None] * len(outputs)
         total, logs, grads = 0.0, {}, []
         for output, y, y_pred, mask, sw in zip(self._outputs_spec, targets, outputs, masks, sws):
@@ -322,16 +325,17 @@ class Trainer:
             if len(self._outputs_spec) > 1:
                 logs[f"{output.name}_loss"] = float(value)
         penalty = sum(w.regularizer(w.value) for w in regularized)  # Layer.regularization_loss's terms
-        return {"loss": float(total + penalty), **logs}, grads
+        return {"loss": float(total + penalty + sum(activity)), **logs}, grads
 
     def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays,
                     weights: Optional[_StepWeights] = None) -> Logs:
         """Forward with the masks, losses and their gradients under the masks, pullback, optimizer."""
         variables, regularized = weights or self._step_weights()
-        with ops.trusted_arrays():  # the batch was checked with the data; the weights change after the pullback
+        # (the batch was checked with the data; the weights change after the pullback)
+        with ops.trusted_arrays(), activity_losses() as activity:
             outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=True)
             flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
-            logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, True, regularized)
+            logs, d_outputs = self._losses(ys, flat_outputs, flat_masks, sws, True, regularized, activity)
             _, grads = pullback(self._pack_outputs(d_outputs))
         gradients = []
         for v in variables:
@@ -345,11 +349,12 @@ class Trainer:
         return logs
 
     def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays, weights: Optional[_StepWeights] = None) -> Logs:
-        with ops.no_backward(), ops.trusted_arrays():  # no pullback; the batch was checked with the data
+        # (no pullback; the batch was checked with the data)
+        with ops.no_backward(), ops.trusted_arrays(), activity_losses() as activity:
             outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
         flat_outputs, flat_masks = self._flat_outputs(outputs), self._flat_outputs(masks)
         regularized = (weights or self._step_weights()).regularized
-        logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, False, regularized)
+        logs, _ = self._losses(ys, flat_outputs, flat_masks, sws, False, regularized, activity)
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
         return logs
 
@@ -500,7 +505,10 @@ class Trainer:
         callback_list = self._callback_list(callbacks, verbose, add_history=True, epochs=epochs, steps=steps)
         shuffler = utils.rng()
         self.stop_training = False
+        self._initial_epoch = None
         callback_list.on_train_begin()
+        # BackupAndRestore sets where a fit interrupted before resumes.
+        initial_epoch = self._initial_epoch if self._initial_epoch is not None else initial_epoch
         epoch_logs: Logs = {}
         with data.interrupt_between_batches() as interrupt:
             for epoch in range(initial_epoch, epochs):
@@ -690,12 +698,12 @@ class Trainer:
         if y is not None:
             self._require_compiled()
         xs, ys, sws = self._prepare_data(x, y, sample_weight)
-        with traces.recording(self) as trace:
+        with traces.recording(self) as trace, activity_losses() as activity:
             outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=False)
             if ys is not None:
                 regularized = [w for w in self.weights if w.regularizer is not None]
                 logs, d_outputs = self._losses(ys, self._flat_outputs(outputs), self._flat_outputs(masks), sws,
-                                               True, regularized)
+                                               True, regularized, activity)
                 pullback(self._pack_outputs(d_outputs))
                 trace.loss = logs["loss"]
         return trace
