@@ -1,6 +1,7 @@
 """Keras' activations in every layer that takes one: the C++ kernels against the NumPy reference
-(tests/reference.py, from Keras' definitions), their gradients against finite differences,
-and the errors for those the recurrent kernels cannot run."""
+(tests/reference.py, from Keras' definitions), their gradients against finite differences
+(gelu and silu in the recurrent layers through the pre-activations they keep for them), and
+the error for softmax, which the recurrent kernels cannot run."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import rnnkit
 from rnnkit import activations, layers, ops
 
 NEW = ["elu", "selu", "softplus", "softsign", "exponential", "leaky_relu", "relu6", "gelu", "silu"]
-RECURRENT = [name for name in NEW if name not in ("gelu", "silu")]
+RECURRENT = NEW
 
 
 @pytest.mark.parametrize("name", activations.DENSE_ACTIVATIONS)
@@ -62,13 +63,26 @@ def test_recurrent_layers_run_them_as_the_reference(cell, name):
             rnnkit.gradcheck(layer, {"x": x}, order=4, rtol=1e-7, atol=1e-9)
 
 
-def test_recurrent_layers_refuse_what_their_kernels_cannot_differentiate():
-    for name in ("gelu", "silu", "swish", "softmax"):
-        with pytest.raises(ValueError, match="recurrent layers take the activations"):
-            layers.LSTM(3, activation=name)
-        with pytest.raises(ValueError, match="is not supported by recurrent cells"):
-            ops.gru_forward(np.ones((1, 2, 2)), np.ones((2, 6)), np.ones((2, 6)),
-                            activation=activations.get(name))
+def test_recurrent_layers_refuse_softmax():
+    with pytest.raises(ValueError, match="softmax normalizes a whole row"):
+        layers.LSTM(3, activation="softmax")
+    with pytest.raises(ValueError, match="'softmax' is not supported by recurrent cells"):
+        ops.gru_forward(np.ones((1, 2, 2)), np.ones((2, 6)), np.ones((2, 6)), activation="softmax")
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_pre_activations_are_kept_only_where_needed(name):
+    x = np.random.default_rng(0).normal(size=(2, 3, 2))
+    w, u = np.ones((2, 8)) * 0.1, np.ones((2, 8)) * 0.1
+    kept = ops.lstm_forward(x, w, u, recurrent_activation=name)
+    assert kept.cache["pre_gates"].shape == (2, 3, 8)
+    assert "pre_gates" not in ops.lstm_forward(x, w, u).cache
+    with ops.no_backward():
+        assert "pre_gates" not in ops.lstm_forward(x, w, u, activation=name).cache
+    damaged = dict(kept.cache)
+    del damaged["pre_gates"]
+    with pytest.raises(ValueError, match="pre_gates"):
+        rnnkit._core.lstm_backward(x, w, u, None, None, None, None, damaged, recurrent_activation=name)
     with pytest.raises(ValueError, match="unknown activation 'mish'"):
         layers.Dense(3, activation="mish")
 
@@ -78,6 +92,7 @@ def test_functions_and_aliases_as_keras_takes_them():
     assert dense.activation == "gelu" and dense.get_config()["activation"] == "gelu"
     assert layers.Dense(2, activation="swish").activation == "silu"
     assert layers.GRU(2, activation=rnnkit.activations.softsign).cell.activation == "softsign"
+    assert layers.LSTM(2, activation="swish").cell.activation == "silu"
     assert rnnkit.activations.swish is rnnkit.activations.silu
     with pytest.raises(TypeError, match="rnnkit.activations"):
         layers.Dense(2, activation=np.tanh)

@@ -40,9 +40,14 @@ PYTEST_LOG="$WORK/pytest.log"
 
 # The kernel tests: the numerical kernels, their gradients, argument checking (including the
 # fuzzing child process of test_bad_input.py), threading (the workers, forked children),
-# the optimizers' update rules, golden values and property tests.
+# the optimizers' update rules (Keras' and PyTorch's), the activations, the state gradients of
+# model.trace, golden values and property tests.
 KERNEL_TESTS=(
   tests/test_forward_reference.py
+  tests/test_activations.py
+  tests/test_traces.py
+  tests/test_optimizers_more.py
+  tests/test_torch_optimizer_parity.py
   tests/test_gradients.py
   tests/test_step_sequence.py
   tests/test_recurrent_dropout.py

@@ -233,13 +233,12 @@ class Checker {
     } catch (const std::invalid_argument& error) {
       value_error(std::string("'") + name + "': " + error.what());
     }
-    // The recurrent kernels take each derivative from the activation's output: softmax (per
-    // row), gelu and silu (not one-to-one) cannot serve there.
-    if (!allow_softmax && (parsed == rnnkit::Activation::Softmax || !rnnkit::derivative_from_output(parsed))) {
-      value_error(std::string("'") + name + "': '" + value +
-                  "' is not supported by recurrent cells; expected one of 'linear', 'tanh', 'sigmoid', "
+    // Softmax normalizes a whole row: the recurrent kernels apply activations to gate blocks.
+    if (!allow_softmax && parsed == rnnkit::Activation::Softmax) {
+      value_error(std::string("'") + name +
+                  "': 'softmax' is not supported by recurrent cells; expected one of 'linear', 'tanh', 'sigmoid', "
                   "'hard_sigmoid', 'relu', 'elu', 'selu', 'softplus', 'softsign', 'exponential', "
-                  "'leaky_relu', 'relu6'");
+                  "'leaky_relu', 'relu6', 'gelu', 'silu'");
     }
     return parsed;
   }
@@ -373,6 +372,21 @@ std::optional<Array<T>> state_gradients(bool keep, const rnnkit::SequenceDims& d
   return empty<T>(sequence_shape(dims, dims.units));
 }
 
+// Whether the backward pass needs the gates' pre-activations (gelu, silu).
+bool needs_pre_gates(const rnnkit::RecurrentOptions& options) {
+  return !rnnkit::derivative_from_output(options.activation) ||
+         !rnnkit::derivative_from_output(options.recurrent_activation);
+}
+
+// The pre_gates field of a cache, read when the activations need it; else none.
+template <typename T>
+std::optional<Array<T>> pre_gates_field(const Checker& check, const py::handle& cache,
+                                        const rnnkit::RecurrentOptions& options, const Shape& shape,
+                                        const std::string& meaning) {
+  if (!needs_pre_gates(options)) return std::nullopt;
+  return cache_field<T>(check, cache, "pre_gates", shape, meaning);
+}
+
 // The cache dict a forward call returns, filled as its buffers are made. Without keep_cache
 // (a forward pass no backward pass follows) only `gates`, the input projections' buffer,
 // is made; the kernels store nothing for the others.
@@ -386,6 +400,10 @@ class CacheBuffers {
     return buffer.mutable_data();
   }
   T* for_backward(const char* name, const Shape& shape) { return keep_cache_ ? always(name, shape) : nullptr; }
+  // The gates before their activations, kept only when an activation needs them for its derivative.
+  T* pre_gates(const rnnkit::RecurrentOptions& options, const Shape& shape) {
+    return needs_pre_gates(options) ? for_backward("pre_gates", shape) : nullptr;
+  }
   const py::dict& fields() const { return fields_; }
 
  private:
@@ -394,6 +412,7 @@ class CacheBuffers {
 };
 
 // ---------------------------------------------------------------- SimpleRNN
+
 
 py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurrent_kernel,
                               py::handle bias, py::handle h0, py::handle mask, py::handle recurrent_dropout_mask,
@@ -414,7 +433,8 @@ py::object simple_rnn_forward(py::handle x, py::handle kernel, py::handle recurr
     Array<T> h_last = empty<T>({d.batch, d.units});
     CacheBuffers<T> cache(keep_cache);
     const rnnkit::SimpleRnnCache<T> buffers{cache.always("gates", sequence_shape(d, d.units)),
-                                            cache.for_backward("h_prev", sequence_shape(d, d.units))};
+                                            cache.for_backward("h_prev", sequence_shape(d, d.units)),
+                                            cache.pre_gates(opts, sequence_shape(d, d.units))};
     run_core([&] {
       kernels().of<T>().simple_rnn_forward(d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
                                     {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
@@ -439,6 +459,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
     const std::string seq = "(batch, time, units)";
     Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, d.units), seq);
     Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
+    auto pre = pre_gates_field<T>(check, cache, opts, sequence_shape(d, d.units), seq);
     auto dya = output_gradient<T>(check, dy, d);
     auto dha = state<T>(check, "dh", dh, d);
     Array<T> dx = empty<T>(sequence_shape(d, d.features)), dh0 = empty<T>({d.batch, d.units});
@@ -450,7 +471,7 @@ py::object simple_rnn_backward(py::handle x, py::handle kernel, py::handle recur
       kernels().of<T>().simple_rnn_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias)},
-          {read_only(gates), read_only(h_prev)},
+          {read_only(gates), read_only(h_prev), pre ? read_only(*pre) : nullptr},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias), mutable_data_or_null(dh_steps)});
     });
@@ -486,7 +507,8 @@ py::object lstm_forward(py::handle x, py::handle kernel, py::handle recurrent_ke
     const Shape per_unit = sequence_shape(d, d.units);
     const rnnkit::LstmCache<T> buffers{cache.always("gates", sequence_shape(d, 4 * d.units)),
                                        cache.for_backward("cell", per_unit), cache.for_backward("h_prev", per_unit),
-                                       cache.for_backward("c_prev", per_unit)};
+                                       cache.for_backward("c_prev", per_unit),
+                                       cache.pre_gates(opts, sequence_shape(d, 4 * d.units))};
     run_core([&] {
       kernels().of<T>().lstm_forward(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(c0a), data_or_null(in.mask), data_or_null(rmask),
@@ -516,6 +538,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
     Array<T> cell = cache_field<T>(check, cache, "cell", sequence_shape(d, d.units), seq);
     Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
     Array<T> c_prev = cache_field<T>(check, cache, "c_prev", sequence_shape(d, d.units), seq);
+    auto pre = pre_gates_field<T>(check, cache, opts, sequence_shape(d, 4 * d.units), "(batch, time, 4*units)");
     auto dya = output_gradient<T>(check, dy, d);
     auto dha = state<T>(check, "dh", dh, d), dca = state<T>(check, "dc", dc, d);
     Array<T> dx = empty<T>(sequence_shape(d, d.features));
@@ -530,7 +553,7 @@ py::object lstm_backward(py::handle x, py::handle kernel, py::handle recurrent_k
           d, opts, data_or_null(dya), data_or_null(dha), data_or_null(dca), in.x.data(),
           data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), data_or_null(peephole)},
-          {read_only(gates), read_only(cell), read_only(h_prev), read_only(c_prev)},
+          {read_only(gates), read_only(cell), read_only(h_prev), read_only(c_prev), pre ? read_only(*pre) : nullptr},
           {dx.mutable_data(), dh0.mutable_data(), dc0.mutable_data(), dkernel.mutable_data(),
            drec.mutable_data(), mutable_data_or_null(dbias), mutable_data_or_null(dpeephole),
            mutable_data_or_null(dh_steps), mutable_data_or_null(dc_steps)});
@@ -569,7 +592,8 @@ py::object gru_forward(py::handle x, py::handle kernel, py::handle recurrent_ker
     const Shape per_unit = sequence_shape(d, d.units);
     const rnnkit::GruCache<T> buffers{cache.always("gates", sequence_shape(d, 3 * d.units)),
                                       cache.for_backward("h_prev", per_unit),
-                                      cache.for_backward("hh_recurrent", per_unit)};
+                                      cache.for_backward("hh_recurrent", per_unit),
+                                      cache.pre_gates(opts, sequence_shape(d, 3 * d.units))};
     run_core([&] {
       kernels().of<T>().gru_forward(
           d, opts, in.x.data(), data_or_null(h0a), data_or_null(in.mask), data_or_null(rmask),
@@ -598,6 +622,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
     Array<T> gates = cache_field<T>(check, cache, "gates", sequence_shape(d, 3 * d.units), "(batch, time, 3*units)");
     Array<T> h_prev = cache_field<T>(check, cache, "h_prev", sequence_shape(d, d.units), seq);
     Array<T> hh_rec = cache_field<T>(check, cache, "hh_recurrent", sequence_shape(d, d.units), seq);
+    auto pre = pre_gates_field<T>(check, cache, opts, sequence_shape(d, 3 * d.units), "(batch, time, 3*units)");
     auto dya = output_gradient<T>(check, dy, d);
     auto dha = state<T>(check, "dh", dh, d);
     Array<T> dx = empty<T>(sequence_shape(d, d.features)), dh0 = empty<T>({d.batch, d.units});
@@ -609,7 +634,7 @@ py::object gru_backward(py::handle x, py::handle kernel, py::handle recurrent_ke
       kernels().of<T>().gru_backward(
           d, opts, data_or_null(dya), data_or_null(dha), in.x.data(), data_or_null(in.mask), data_or_null(rmask),
           {in.kernel.data(), in.recurrent_kernel.data(), data_or_null(in.bias), reset_after},
-          {read_only(gates), read_only(h_prev), read_only(hh_rec)},
+          {read_only(gates), read_only(h_prev), read_only(hh_rec), pre ? read_only(*pre) : nullptr},
           {dx.mutable_data(), dh0.mutable_data(), dkernel.mutable_data(), drec.mutable_data(),
            mutable_data_or_null(dbias), mutable_data_or_null(dh_steps)});
     });

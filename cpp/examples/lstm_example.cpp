@@ -45,7 +45,7 @@ struct Problem {
     std::vector<double> h_last(N * H), c_last(N * H);
     rnnkit::lstm_forward<double>(dims, options, x.data(), nullptr, nullptr, nullptr, nullptr, weights(),
                                  y.data(), h_last.data(), c_last.data(),
-                                 {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data()});
+                                 {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data(), nullptr});
     double total = 0;
     for (size_t k = 0; k < y.size(); ++k) total += probe[k] * y[k];
     return total;
@@ -64,7 +64,7 @@ int main() {
       drecurrent(H * 4 * H), dbias(4 * H);
   rnnkit::lstm_backward<double>(
       p.dims, p.options, p.probe.data(), nullptr, nullptr, p.x.data(), nullptr, nullptr, p.weights(),
-      {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data()},
+      {cache[0].data(), cache[1].data(), cache[2].data(), cache[3].data(), nullptr},
       {dx.data(), dh0.data(), dc0.data(), dkernel.data(), drecurrent.data(), dbias.data(), nullptr, nullptr,
        nullptr});
 

@@ -30,7 +30,7 @@ template <typename T>
 GruCache<T> cache_slice(const GruCache<T>& cache, const detail::BatchSlice& b) {
   const Index H = b.dims.units;
   return {b.sequence(cache.gates, 3 * H), b.sequence(cache.h_prev, H),
-          b.sequence(cache.hh_recurrent, H)};
+          b.sequence(cache.hh_recurrent, H), b.sequence(cache.pre_gates, 3 * H)};
 }
 
 // U packed once per call for the time loop's products: reset_after multiplies h by all of U
@@ -82,15 +82,18 @@ void gru_forward_steps(const SequenceDims& dims, const RecurrentOptions& options
       detail::matmul(q, h_in, recurrent_kernel.first);
       if (weights.bias != nullptr) q.rowwise() += ConstRowVectorMap<T>(weights.bias + G, G);
       zr += q.leftCols(2 * H);
+      if (cache.pre_gates != nullptr) detail::step_rows(cache.pre_gates, dims, G, t).leftCols(2 * H) = zr;
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent = q.rightCols(H);
       candidate.array() += r.array() * hh_recurrent.array();
     } else {
       detail::matmul(zr, h_in, recurrent_kernel.first, /*accumulate=*/true);
+      if (cache.pre_gates != nullptr) detail::step_rows(cache.pre_gates, dims, G, t).leftCols(2 * H) = zr;
       apply_activation(options.recurrent_activation, zr);
       hh_recurrent.array() = r.array() * h_in.array();
       detail::matmul(candidate, hh_recurrent, recurrent_kernel.candidate, /*accumulate=*/true);
     }
+    if (cache.pre_gates != nullptr) detail::step_rows(cache.pre_gates, dims, G, t).rightCols(H) = candidate;
     apply_activation(options.activation, candidate);
     const auto z = a.leftCols(H);
     h_next.array() = z.array() * h_in.array() + (T(1) - z.array()) * candidate.array();
@@ -145,15 +148,17 @@ void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& option
                candidate = gates.middleCols(2 * H, H);
     const auto h_prev = detail::step_rows(cache.h_prev, dims, H, t);
     const auto hh_recurrent = detail::step_rows(cache.hh_recurrent, dims, H, t);
+    // The pre-activations, kept for gelu and silu alone (else unused: the gates stand in).
+    const auto pre = detail::step_rows(cache.pre_gates ? cache.pre_gates : cache.gates, dims, G, t);
     auto da = detail::step_rows(dgates, dims, G, t);
     auto da_z = da.leftCols(H), da_r = da.middleCols(H, H), da_h = da.middleCols(2 * H, H);
     da_h.array() = dh.array() * (T(1) - z.array());  // dL/dh~
-    multiply_by_derivative(options.activation, da_h, candidate);
+    multiply_by_derivative(options.activation, da_h, candidate, pre.middleCols(2 * H, H));
     da_z.array() = dh.array() * (h_prev.array() - candidate.array());  // dL/dz
-    multiply_by_derivative(options.recurrent_activation, da_z, z);
+    multiply_by_derivative(options.recurrent_activation, da_z, z, pre.leftCols(H));
     if (reset_after) {
       da_r.array() = da_h.array() * hh_recurrent.array();  // dL/dr
-      multiply_by_derivative(options.recurrent_activation, da_r, r);
+      multiply_by_derivative(options.recurrent_activation, da_r, r, pre.middleCols(H, H));
       detail::zero_masked_rows(mask, dims, t, da);
       auto dq_h_t = detail::step_rows(dq_h, dims, H, t);
       dq_h_t.array() = da_h.array() * r.array();  // dL/dq_h
@@ -163,7 +168,7 @@ void gru_backward_steps(const SequenceDims& dims, const RecurrentOptions& option
     } else {
       detail::matmul(d_rh, da_h, recurrent_kernel_t.candidate);  // dL/d(r * h_{t-1}) = da_h U_h^T
       da_r.array() = d_rh.array() * h_prev.array();  // dL/dr
-      multiply_by_derivative(options.recurrent_activation, da_r, r);
+      multiply_by_derivative(options.recurrent_activation, da_r, r, pre.middleCols(H, H));
       detail::zero_masked_rows(mask, dims, t, da);
       detail::matmul(dh_prev, da.leftCols(2 * H), recurrent_kernel_t.first);  // da_zr U_zr^T
       dh_prev.array() += d_rh.array() * r.array();

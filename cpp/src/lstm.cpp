@@ -29,7 +29,7 @@ template <typename T>
 LstmCache<T> cache_slice(const LstmCache<T>& cache, const detail::BatchSlice& b) {
   const Index H = b.dims.units;
   return {b.sequence(cache.gates, 4 * H), b.sequence(cache.cell, H), b.sequence(cache.h_prev, H),
-          b.sequence(cache.c_prev, H)};
+          b.sequence(cache.c_prev, H), b.sequence(cache.pre_gates, 4 * H)};
 }
 
 // The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
@@ -60,12 +60,14 @@ void lstm_forward_steps(const SequenceDims& dims, const RecurrentOptions& option
       i.array() += c.array().rowwise() * peephole.row(0).array();
       f.array() += c.array().rowwise() * peephole.row(1).array();
     }
+    if (cache.pre_gates != nullptr) detail::step_rows(cache.pre_gates, dims, G, t).leftCols(3 * H) = a.leftCols(3 * H);
     apply_activation(options.recurrent_activation, a.leftCols(2 * H));  // i, f
     apply_activation(options.activation, g);
     c_next.array() = f.array() * c.array() + i.array() * g.array();
     if (weights.peephole_kernel != nullptr) {
       o.array() += c_next.array().rowwise() * peephole.row(2).array();
     }
+    if (cache.pre_gates != nullptr) detail::step_rows(cache.pre_gates, dims, G, t).rightCols(H) = o;
     apply_activation(options.recurrent_activation, o);
     h_next = c_next;
     apply_activation(options.activation, h_next);
@@ -127,15 +129,17 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
                g = gates.middleCols(2 * H, H), o = gates.middleCols(3 * H, H);
     const auto c = detail::step_rows(cache.cell, dims, H, t);
     const auto c_prev = detail::step_rows(cache.c_prev, dims, H, t);
+    // The pre-activations, kept for gelu and silu alone (else unused: the gates stand in).
+    const auto pre = detail::step_rows(cache.pre_gates ? cache.pre_gates : cache.gates, dims, G, t);
     auto da = detail::step_rows(dgates, dims, G, t);
     auto da_i = da.middleCols(0, H), da_f = da.middleCols(H, H), da_c = da.middleCols(2 * H, H),
          da_o = da.middleCols(3 * H, H);
     act_c = c;
     apply_activation(options.activation, act_c);
     da_o.array() = dh.array() * act_c.array();  // dL/do
-    multiply_by_derivative(options.recurrent_activation, da_o, o);
+    multiply_by_derivative(options.recurrent_activation, da_o, o, pre.middleCols(3 * H, H));
     dc_t.array() = dh.array() * o.array();  // dL/dact(c_t) through h_t
-    multiply_by_derivative(options.activation, dc_t, act_c);
+    multiply_by_derivative(options.activation, dc_t, act_c, c);
     dc_t += dc;
     if (has_peephole) dc_t.array() += da_o.array().rowwise() * peephole.row(2).array();
     if (dc_steps != nullptr) {  // a masked sample's c_t is c_{t-1}: only the carried gradient reaches it
@@ -144,11 +148,11 @@ void lstm_backward_steps(const SequenceDims& dims, const RecurrentOptions& optio
       detail::carry_masked_rows(mask, dims, t, dc_step, dc);
     }
     da_i.array() = dc_t.array() * g.array();  // dL/di
-    multiply_by_derivative(options.recurrent_activation, da_i, i);
+    multiply_by_derivative(options.recurrent_activation, da_i, i, pre.middleCols(0, H));
     da_f.array() = dc_t.array() * c_prev.array();  // dL/df
-    multiply_by_derivative(options.recurrent_activation, da_f, f);
+    multiply_by_derivative(options.recurrent_activation, da_f, f, pre.middleCols(H, H));
     da_c.array() = dc_t.array() * i.array();  // dL/dg
-    multiply_by_derivative(options.activation, da_c, g);
+    multiply_by_derivative(options.activation, da_c, g, pre.middleCols(2 * H, H));
     dc_prev.array() = dc_t.array() * f.array();  // dc_{t-1} through the forget path
     if (has_peephole) {
       dc_prev.array() += da_i.array().rowwise() * peephole.row(0).array() +

@@ -21,7 +21,7 @@ namespace {
 template <typename T>
 SimpleRnnCache<T> cache_slice(const SimpleRnnCache<T>& cache, const detail::BatchSlice& b) {
   const Index H = b.dims.units;
-  return {b.sequence(cache.gates, H), b.sequence(cache.h_prev, H)};
+  return {b.sequence(cache.gates, H), b.sequence(cache.h_prev, H), b.sequence(cache.pre_gates, H)};
 }
 
 // The time loop of the forward pass over the samples of dims.batch (a slice of the batch);
@@ -41,6 +41,7 @@ void simple_rnn_forward_steps(const SequenceDims& dims, const RecurrentOptions& 
     const Matrix<T>& h_in = detail::dropped_state(h, recurrent_mask, h_dropped);
     detail::store_step(cache.h_prev, dims, H, t, h_in);
     detail::matmul(a, h_in, recurrent_kernel, /*accumulate=*/true);
+    detail::store_step(cache.pre_gates, dims, H, t, a);
     apply_activation(options.activation, a);
     // Masked samples keep h; the others take the new state.
     detail::carry_masked_rows(mask, dims, t, a, h);
@@ -87,8 +88,8 @@ void simple_rnn_backward_steps(const SequenceDims& dims, const RecurrentOptions&
     detail::store_step(dh_steps, dims, H, t, dh);
     auto da = detail::step_rows(dgates, dims, H, t);
     da = dh;
-    multiply_by_derivative(options.activation, da,
-                           detail::step_rows(cache.gates, dims, H, t));  // da = dh * act'
+    multiply_by_derivative(options.activation, da, detail::step_rows(cache.gates, dims, H, t),
+                           detail::step_rows(cache.pre_gates ? cache.pre_gates : cache.gates, dims, H, t));  // da = dh * act'
     detail::zero_masked_rows(mask, dims, t, da);
     detail::matmul(dh_prev, da, recurrent_kernel_t);  // dh_{t-1} = da U^T
     detail::drop_state_gradient(dh_prev, recurrent_mask);

@@ -3,8 +3,9 @@
 
 Every layer takes an activation by name (``"gelu"``) or as the function of this module
 (``rnnkit.activations.gelu``), as ``keras.activations`` does; ``swish`` is ``silu``. The
-recurrent layers take every activation but ``softmax``, ``gelu`` and ``silu``: their kernels
-take each derivative from the activation's output, and those three cannot give it.
+recurrent layers take every activation but ``softmax`` (which normalizes a whole row, where
+their kernels activate gate blocks). The kernels take each derivative from the activation's
+output; for gelu and silu, which are not one-to-one, they also keep the pre-activations.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ __all__ = ["get", "serialize", "deserialize", "apply", "gradient", "DENSE_ACTIVA
            "exponential", "leaky_relu", "relu6", "gelu", "silu", "swish"]
 
 RECURRENT_ACTIVATIONS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "relu", "elu", "selu", "softplus",
-                         "softsign", "exponential", "leaky_relu", "relu6")
-DENSE_ACTIVATIONS = RECURRENT_ACTIVATIONS + ("softmax", "gelu", "silu")
+                         "softsign", "exponential", "leaky_relu", "relu6", "gelu", "silu")
+DENSE_ACTIVATIONS = RECURRENT_ACTIVATIONS + ("softmax",)
 _ALIASES = {"swish": "silu"}
 
 # Keras 3's constants (the same as the C++ kernels').
@@ -42,7 +43,7 @@ def get(identifier: Any, allowed: tuple = DENSE_ACTIVATIONS) -> str:
             f"{', '.join(allowed)}")
     name = _ALIASES.get(identifier, identifier)
     if name not in allowed:
-        hint = " (recurrent layers take the activations whose derivative follows from their output)" \
+        hint = " (softmax normalizes a whole row; recurrent layers activate gate blocks)" \
             if name in DENSE_ACTIVATIONS else ""
         raise ValueError(f"unknown activation {identifier!r}; expected one of {', '.join(map(repr, allowed))}{hint}")
     return name

@@ -43,7 +43,7 @@ constexpr double kSeluAlpha = 1.67326324235437728481704299, kSeluScale = 1.05070
 constexpr double kLeakyReluSlope = 0.2;
 
 // Whether act'(x) can be had from y = act(x) alone (every activation but gelu and silu, which
-// are not one-to-one): the recurrent kernels keep only y.
+// are not one-to-one): the recurrent kernels keep y, and the pre-activations only for those.
 inline bool derivative_from_output(Activation activation) {
   return activation != Activation::Gelu && activation != Activation::Silu;
 }
@@ -238,6 +238,12 @@ void multiply_by_derivative(Activation activation, const Eigen::MatrixBase<Deriv
   }
 }
 
+// In-place d = d * act'(.) of one block: through its output y, or, for gelu and silu, through
+// its pre-activation z (which the recurrent kernels keep for those two alone).
+template <typename DerivedD, typename DerivedY, typename DerivedZ>
+void multiply_by_derivative(Activation activation, const Eigen::MatrixBase<DerivedD>& grad,
+                            const Eigen::MatrixBase<DerivedY>& y, const Eigen::MatrixBase<DerivedZ>& z);
+
 // In-place d = d * act'(z) from the pre-activation z, for the activations that are not
 // one-to-one: gelu' = Phi(z) + z phi(z), silu' = s (1 + z (1 - s)) with s = sigmoid(z).
 template <typename DerivedD, typename DerivedZ>
@@ -252,6 +258,16 @@ void multiply_by_derivative_at(Activation activation, const Eigen::MatrixBase<De
   } else {
     const auto s = z.array().logistic();
     d.array() *= s * (T(1) + z.array() * (T(1) - s));
+  }
+}
+
+template <typename DerivedD, typename DerivedY, typename DerivedZ>
+void multiply_by_derivative(Activation activation, const Eigen::MatrixBase<DerivedD>& grad,
+                            const Eigen::MatrixBase<DerivedY>& y, const Eigen::MatrixBase<DerivedZ>& z) {
+  if (derivative_from_output(activation)) {
+    multiply_by_derivative(activation, grad, y);
+  } else {
+    multiply_by_derivative_at(activation, grad, z);
   }
 }
 

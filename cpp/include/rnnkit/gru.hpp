@@ -25,6 +25,7 @@ struct GruCache {
   T* gates;         // (N, T, 3H) z, r, h~ after their activations
   T* h_prev;        // (N, T, H) h_{t-1} seen by step t
   T* hh_recurrent;  // (N, T, H) reset_after: h_{t-1} U_h + b_rh; otherwise r * h_{t-1}
+  T* pre_gates;     // (N, T, 3H) z, r, h~ before their activations, for gelu or silu; else null
 };
 
 template <typename T>

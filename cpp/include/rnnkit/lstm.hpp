@@ -25,6 +25,8 @@ struct LstmCache {
   T* cell;    // (N, T, H) c_t
   T* h_prev;  // (N, T, H) h_{t-1} seen by step t
   T* c_prev;  // (N, T, H) c_{t-1} seen by step t
+  T* pre_gates;  // (N, T, 4H) the gates before their activations, when an activation is gelu or
+                 // silu (whose derivative needs them); else null
 };
 
 template <typename T>

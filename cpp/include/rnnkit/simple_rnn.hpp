@@ -21,6 +21,7 @@ template <typename T>
 struct SimpleRnnCache {
   T* gates;   // (N, T, H) act(x_t W + h_{t-1} U + b)
   T* h_prev;  // (N, T, H) h_{t-1} seen by step t
+  T* pre_gates;  // (N, T, H) x_t W + h_{t-1} U + b, for gelu or silu; else null
 };
 
 template <typename T>
