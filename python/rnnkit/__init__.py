@@ -8,6 +8,8 @@ Keras-compatible API lives in ``rnnkit.models``, ``rnnkit.layers``, ``rnnkit.opt
 on it and sets their results side by side.
 """
 
+from importlib import metadata as _metadata
+
 from . import (activations, callbacks, config, constraints, conversion, datasets, initializers, layers, losses,
                metrics, models, ops, optimizers, regularizers, traces, utils)
 from .comparison import Comparison, compare
@@ -16,7 +18,10 @@ from .layers import (GRU, LSTM, RNN, Bidirectional, Dense, Dropout, Embedding, I
                      SimpleRNN, TimeDistributed)
 from .models import Model, Sequential, load_model
 
-__version__ = "0.1.0"
+try:  # the version lives in pyproject.toml alone; the installed metadata carries it
+    __version__ = _metadata.version("rnnkit")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ops", "gradcheck", "GradcheckReport", "GradcheckError", "compare", "Comparison", "__version__",
