@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the C++ library and its example with CMake
+
 ROOT = Path(__file__).resolve().parents[1]
 # What a configure or build failure shows of cmake's output (its end, where the errors are).
 OUTPUT_SHOWN = 20_000

@@ -10,6 +10,8 @@ import pytest
 
 from rnnkit import datasets, demo, progress
 
+pytestmark = pytest.mark.slow  # trains on every dataset
+
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 

@@ -8,6 +8,8 @@ import pytest
 
 import rnnkit
 
+pytestmark = pytest.mark.slow  # runs every notebook in a kernel
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 kernelspec = pytest.importorskip("ipykernel.kernelspec")

@@ -15,8 +15,9 @@ import pytest
 
 from rnnkit import ops
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
-                                reason="needs POSIX signals")
+pytestmark = [pytest.mark.slow,  # long kernel calls interrupted by signals
+              pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
+                                reason="needs POSIX signals")]
 
 
 def long_lstm_call(seconds):

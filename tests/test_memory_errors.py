@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a subprocess per case
+
 CALLS = {
     "lstm_forward": "ops.lstm_forward(x, np.zeros((256, 4)), np.zeros((1, 4)))",
     "gru_forward": "ops.gru_forward(x, np.zeros((256, 3)), np.zeros((1, 3)), reset_after=False)",
