@@ -24,17 +24,22 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import re
 import zipfile
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import constraints, initializers, regularizers
+from .layers.base import _snake_case
+
 __all__ = ["is_keras_archive", "load_keras_model", "load_keras_weights", "save_keras_model", "save_keras_weights"]
 
 # Keras-only keys rnnkit accepts at these values (their defaults) and drops.
-_KERAS_DEFAULTS = {"quantization_config": None, "lora_rank": None, "lora_alpha": None, "sparse": False, "ragged": False, "optional": False,
-                   "input_axes": None, "output_axes": None, "build_input_shape": None}
+_KERAS_DEFAULTS = {"quantization_config": None, "lora_rank": None, "lora_alpha": None, "sparse": False,
+                   "ragged": False, "optional": False, "input_axes": None, "output_axes": None,
+                   "build_input_shape": None}
+# Keras' compile settings that have no meaning for rnnkit (its steps run as they are).
+_KERAS_COMPILE_ONLY = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
 _DROPPED_ALWAYS = ("module", "registered_name", "build_config", "shared_object_id", "compile_config")
 _MAX_CONFIG_BYTES = 16 << 20
 
@@ -149,16 +154,11 @@ def _tensors(value: Any) -> List[Dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------ weights: h5 layout
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 def _layer_keys(model: Any, names: List[str]) -> List[Tuple[str, Any]]:
     """(h5 key, layer) for the model's layers named ``names``, in Keras' ``model.layers`` order
     (a functional model's input layers included, a Sequential's not): the snake-case class
     name, then ``_1``, ``_2`` ... for the next layers of the same class."""
-    by_name = {layer.name: layer for layer in _all_layers(model)}
+    by_name = {layer.name: layer for layer in model.layers}
     used: Dict[str, int] = {}
     keys = []
     for name in names:
@@ -168,10 +168,6 @@ def _layer_keys(model: Any, names: List[str]) -> List[Tuple[str, Any]]:
         used[base] = count
         keys.append((base if count == 0 else f"{base}_{count}", layer))
     return keys
-
-
-def _all_layers(model: Any) -> List[Any]:
-    return list(model.layers) + [layer for layer in getattr(model, "_input_layers", []) or []]
 
 
 def _layer_names(config: Dict[str, Any]) -> List[str]:
@@ -296,40 +292,39 @@ def load_keras_model(filepath: str, custom_objects: Optional[Dict[str, type]] = 
     _read_weights(model, weights, filepath, _layer_names(config))
     compile_config = config.get("compile_config")
     if compile and compile_config:
-        compile_config = _from_keras(compile_config, filepath)
-        compile_config.pop("run_eagerly", None)
-        compile_config.pop("steps_per_execution", None)
-        compile_config.pop("jit_compile", None)
-        compile_config.pop("auto_scale_loss", None)
+        compile_config = {k: v for k, v in _from_keras(compile_config, filepath).items()
+                          if k not in _KERAS_COMPILE_ONLY}
         model._compile_from_config(compile_config, custom_objects)
     return model
 
 
-def _to_keras(value: Any, module: str = "keras.layers") -> Any:
+def _keras_module(class_name: str) -> str:
+    """The Keras module of an object of rnnkit's config, by the registry that names its class."""
+    registries = (("keras.initializers", initializers._CLASSES), ("keras.regularizers", regularizers._CLASSES),
+                  ("keras.constraints", constraints._CLASSES))
+    for module, registry in registries:
+        if class_name in registry:
+            return module
+    return "keras.layers"
+
+
+def _to_keras(value: Any) -> Any:
     """rnnkit's config objects in Keras' form (module and registered_name on every object)."""
     if isinstance(value, list):
-        return [_to_keras(v, module) for v in value]
+        return [_to_keras(v) for v in value]
     if not isinstance(value, dict):
         return value
     if "__tensor__" in value:
         return {"class_name": "__keras_tensor__", "config": {"keras_history": list(value["__tensor__"])}}
     if "class_name" in value and "config" in value:
         class_name = value["class_name"]
-        object_module = "keras.initializers" if class_name in _INITIALIZERS else \
-            "keras.regularizers" if class_name in ("L1", "L2", "L1L2") else \
-            "keras.constraints" if class_name in ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm") else module
-        out = {"module": object_module, "class_name": class_name,
-               "config": {k: _to_keras(v, module) for k, v in value["config"].items()}, "registered_name": None}
+        out = {"module": _keras_module(class_name), "class_name": class_name,
+               "config": {k: _to_keras(v) for k, v in value["config"].items()}, "registered_name": None}
         for key in ("name", "inbound_nodes"):
             if key in value:
-                out[key] = _to_keras(value[key], module)
+                out[key] = _to_keras(value[key])
         return out
-    return {k: _to_keras(v, module) for k, v in value.items()}
-
-
-_INITIALIZERS = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
-                 "Orthogonal", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
-                 "Identity", "VarianceScaling"}
+    return {k: _to_keras(v) for k, v in value.items()}
 
 
 def _keras_model_config(model: Any) -> Dict[str, Any]:
@@ -344,7 +339,7 @@ def _keras_model_config(model: Any) -> Dict[str, Any]:
         for key, single in (("input_layers", "single_input"), ("output_layers", "single_output")):
             if inner.pop(single, False):
                 inner[key] = inner[key][0]  # one tensor: Keras writes it flat
-        by_name = {layer.name: layer for layer in _all_layers(model)}
+        by_name = {layer.name: layer for layer in model.layers}
         for layer in inner["layers"]:
             for node in layer.get("inbound_nodes", []):
                 node["args"] = [node.get("args")]  # Keras keeps the call's positional arguments as a list
@@ -357,24 +352,25 @@ def _keras_model_config(model: Any) -> Dict[str, Any]:
         if layer["class_name"] == "InputLayer":
             inner = layer["config"]
             inner["batch_shape"] = [inner.pop("batch_size", None)] + list(inner.pop("shape"))
-    # rnnkit-only options Keras' layers do not take
-    _strip(config, ("peephole", "peephole_initializer"))
+    _drop_peepholes(config)
     return config
 
 
-def _strip(value: Any, keys: Tuple[str, ...]) -> None:
+def _drop_peepholes(value: Any) -> None:
+    """Removes the peephole options (rnnkit's alone) from every layer config under ``value``;
+    a peephole LSTM is a ValueError: Keras has none."""
     if isinstance(value, dict):
         cfg = value.get("config")
         if isinstance(cfg, dict):
             if cfg.get("peephole"):
                 raise ValueError("a peephole LSTM has no Keras equivalent; it cannot be written as a .keras file")
-            for key in keys:
-                cfg.pop(key, None)
+            cfg.pop("peephole", None)
+            cfg.pop("peephole_initializer", None)
         for v in value.values():
-            _strip(v, keys)
+            _drop_peepholes(v)
     elif isinstance(value, list):
         for v in value:
-            _strip(v, keys)
+            _drop_peepholes(v)
 
 
 def save_keras_model(model: Any, filepath: str) -> None:
