@@ -14,7 +14,7 @@ does.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
 import numpy as np
 
@@ -377,7 +377,20 @@ class RootMeanSquaredError(Mean):
         return Metric.get_config(self)
 
 
-class TopKCategoricalAccuracy(MeanMetricWrapper):
+class _TopKAccuracy(MeanMetricWrapper):
+    """The running mean of ``fn(y_true, y_pred, k)``, a top-k accuracy."""
+
+    fn: Callable[..., np.ndarray]
+
+    def __init__(self, k: int, name: str, dtype: Any) -> None:
+        super().__init__(type(self).fn, name=name, dtype=dtype, k=_check_k(k))
+        self.k = k
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+
+
+class TopKCategoricalAccuracy(_TopKAccuracy):
     """How often the class of the one-hot ``y_true`` is among the ``k`` highest scores.
 
     Args:
@@ -385,15 +398,13 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
         name, dtype: as for :class:`Metric`.
     """
 
+    fn = staticmethod(top_k_categorical_accuracy)
+
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None) -> None:
-        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k))
-        self.k = k
-
-    def get_config(self) -> Dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+        super().__init__(k, name, dtype)
 
 
-class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+class SparseTopKCategoricalAccuracy(_TopKAccuracy):
     """How often the class id ``y_true`` is among the ``k`` highest scores.
 
     Args:
@@ -401,12 +412,10 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         name, dtype: as for :class:`Metric`.
     """
 
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k))
-        self.k = k
+    fn = staticmethod(sparse_top_k_categorical_accuracy)
 
-    def get_config(self) -> Dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(k, name, dtype)
 
 
 def _divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -422,7 +431,38 @@ def _thresholds(owner: str, thresholds: Any, default: float) -> np.ndarray:
     return values
 
 
-class _ConfusionMetric(Metric):
+def _entry_weights(sample_weight: Any, shape: Tuple[int, ...]) -> np.ndarray:
+    """Every entry's weight: 1, or ``sample_weight`` broadcast to ``shape`` as Keras does."""
+    if sample_weight is None:
+        return np.ones(shape)
+    return _broadcast_weights(sample_weight, shape, np.dtype(np.float64))
+
+
+class _ConfusionCounts(Metric):
+    """The weighted true and false positives and negatives per threshold (and per label),
+    which the confusion-matrix metrics and AUC accumulate."""
+
+    def _reset_counts(self, shape: Tuple[int, ...]) -> None:
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+
+    def _add_counts(self, scores: np.ndarray, thresholds: np.ndarray, label: np.ndarray,
+                    weights: np.ndarray) -> None:
+        """Adds the counts of ``scores > threshold`` against ``label`` (bool) for each threshold,
+        summed over the first axis of ``scores``, ``label`` and ``weights`` (one shape)."""
+        predicted = scores[None] > thresholds.reshape((-1,) + (1,) * scores.ndim)
+        positive, negative = weights * label, weights * ~label
+
+        def total(hit: np.ndarray, weight: np.ndarray) -> np.ndarray:
+            return np.einsum("tn...,n...->t...", hit, weight)
+
+        self.true_positives += total(predicted, positive)
+        self.false_positives += total(predicted, negative)
+        self.false_negatives += total(~predicted, positive)
+        self.true_negatives += total(~predicted, negative)
+
+
+class _ConfusionMetric(_ConfusionCounts):
     """Counts, per threshold, the weighted true and false positives and negatives of
     ``y_pred > threshold`` against ``y_true != 0``, over every entry (Keras' confusion-matrix
     metrics): ``top_k`` keeps only each row's k highest scores, ``class_id`` one class."""
@@ -442,9 +482,7 @@ class _ConfusionMetric(Metric):
         self.reset_state()
 
     def reset_state(self) -> None:
-        shape = self.thresholds.shape
-        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
-        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+        self._reset_counts(self.thresholds.shape)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Adds a batch: ``y_true`` 0/1 and ``y_pred`` scores of one shape ``(N, ...)``,
@@ -456,19 +494,12 @@ class _ConfusionMetric(Metric):
             kept = np.zeros(y_pred.shape, bool)
             np.put_along_axis(kept, order, True, axis=-1)
             y_pred = np.where(kept, y_pred, -np.inf)
-        weights = np.ones(y_true.shape) if sample_weight is None else \
-            _broadcast_weights(sample_weight, y_true.shape, np.dtype(np.float64))
+        weights = _entry_weights(sample_weight, y_true.shape)
         if self.class_id is not None:
             if self.class_id >= y_pred.shape[-1]:
                 raise ValueError(f"{name}: class_id {self.class_id} is out of range for {y_pred.shape[-1]} classes")
             y_true, y_pred, weights = (a[..., self.class_id] for a in (y_true, y_pred, weights))
-        label = (y_true != 0).reshape(-1)
-        predicted = y_pred.reshape(1, -1) > self.thresholds[:, None]  # (thresholds, entries)
-        weights = weights.reshape(-1)
-        self.true_positives += predicted @ (weights * label)
-        self.false_positives += predicted @ (weights * ~label)
-        self.false_negatives += ~predicted @ (weights * label)
-        self.true_negatives += ~predicted @ (weights * ~label)
+        self._add_counts(y_pred.reshape(-1), self.thresholds, (y_true != 0).reshape(-1), weights.reshape(-1))
 
     def _per_threshold(self, values: np.ndarray) -> Any:
         return float(values[0]) if self.init_thresholds is None or np.ndim(self.init_thresholds) == 0 else values
@@ -514,7 +545,7 @@ class Recall(_ConfusionMetric):
         return self._per_threshold(_divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
 
 
-class AUC(Metric):
+class AUC(_ConfusionCounts):
     """Area under the ROC or precision-recall curve, from counts at fixed thresholds (Keras' AUC).
 
     Predictions are counted at ``num_thresholds`` thresholds evenly spaced over [0, 1] (plus
@@ -574,9 +605,7 @@ class AUC(Metric):
 
     def reset_state(self) -> None:
         labels = self.num_labels if self.multi_label else None
-        shape = (self.num_thresholds,) + ((labels,) if labels else ())
-        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
-        self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+        self._reset_counts((self.num_thresholds,) + ((labels,) if labels else ()))
         self._counted = False
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
@@ -585,8 +614,7 @@ class AUC(Metric):
         y_true, y_pred = _align("auc", np.asarray(y_true), np.asarray(y_pred, np.float64))
         if self.from_logits:
             y_pred = 0.5 * (np.tanh(0.5 * y_pred) + 1)
-        weights = np.ones(y_true.shape) if sample_weight is None else \
-            _broadcast_weights(sample_weight, y_true.shape, np.dtype(np.float64))
+        weights = _entry_weights(sample_weight, y_true.shape)
         if self.label_weights is not None and not self.multi_label:
             weights = weights * self.label_weights
         label = y_true != 0
@@ -599,19 +627,9 @@ class AUC(Metric):
                 self.reset_state()
             if y_pred.shape[1] != self.num_labels:
                 raise ValueError(f"auc: expected {self.num_labels} labels, got {y_pred.shape[1]}")
-            # (thresholds, samples, labels) -> per label
-            predicted = y_pred[None] > self._thresholds[:, None, None]
-            self.true_positives += np.sum(predicted * (weights * label), axis=1)
-            self.false_positives += np.sum(predicted * (weights * ~label), axis=1)
-            self.false_negatives += np.sum(~predicted * (weights * label), axis=1)
-            self.true_negatives += np.sum(~predicted * (weights * ~label), axis=1)
+            self._add_counts(y_pred, self._thresholds, label, weights)  # summed over the samples, per label
         else:
-            predicted = y_pred.reshape(1, -1) > self._thresholds[:, None]
-            label, weights = label.reshape(-1), weights.reshape(-1)
-            self.true_positives += predicted @ (weights * label)
-            self.false_positives += predicted @ (weights * ~label)
-            self.false_negatives += ~predicted @ (weights * label)
-            self.true_negatives += ~predicted @ (weights * ~label)
+            self._add_counts(y_pred.reshape(-1), self._thresholds, label.reshape(-1), weights.reshape(-1))
         self._counted = True
 
     def _average(self, per_threshold_terms: np.ndarray) -> float:
