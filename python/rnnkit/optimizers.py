@@ -89,7 +89,29 @@ def _check_decay_steps(name: str, value: Any) -> None:
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: the rate at step 0, the decay's time
+    scale and rate, and the progress ``p = step / decay_steps`` (floored with ``staircase``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool,
+                 name: str) -> None:
+        _check_decay_steps("decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def _progress(self, step: Any) -> np.ndarray:
+        p = np.asarray(step, dtype=np.float64) / float(self.decay_steps)
+        return np.floor(p) if self.staircase else p
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
     exponent is floored.
 
@@ -106,22 +128,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "ExponentialDecay") -> None:
-        _check_decay_steps("decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: Any) -> Union[float, np.ndarray]:
-        p = np.asarray(step, dtype=np.float64) / float(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return _scalar(float(self.initial_learning_rate) * np.power(float(self.decay_rate), p))
-
-    def get_config(self) -> Dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return _scalar(float(self.initial_learning_rate) * np.power(float(self.decay_rate), self._progress(step)))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -243,7 +253,7 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``
     ``step / decay_steps`` is floored.
 
@@ -257,22 +267,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
                  name: str = "InverseTimeDecay") -> None:
-        _check_decay_steps("decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: Any) -> Union[float, np.ndarray]:
-        p = np.asarray(step, dtype=np.float64) / float(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return _scalar(float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p))
-
-    def get_config(self) -> Dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return _scalar(float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * self._progress(step)))
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -865,6 +863,19 @@ class _FusedOptimizer(Optimizer):
         """PyTorch's SGD, Adam, RMSprop and Adagrad add ``weight_decay * w`` to the gradient."""
         return self.convention == "torch"
 
+    def _set_moments(self, beta_1: float, beta_2: float, epsilon: Optional[float],
+                     beta_2_below_one: bool = True) -> None:
+        """Checks and keeps the moment settings of Adam, Nadam and Adamax: ``beta_1`` in [0, 1),
+        ``beta_2`` in [0, 1) (or [0, 1]), ``epsilon`` at least 0."""
+        owner = type(self).__name__
+        self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
+        self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=beta_2_below_one)
+        self.epsilon = _check_setting(owner, "epsilon", epsilon, 0.0)
+
+    def _moments(self) -> Dict[str, Any]:
+        """The moment settings, as the core and the config take them."""
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
         if self.convention != "keras":  # Keras' configs stay as Keras writes them
@@ -974,11 +985,8 @@ class Adam(_FusedOptimizer):
                  **kwargs: Any) -> None:
         self._set_convention(convention)
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
-        owner = type(self).__name__
-        self.beta_1 = _check_setting(owner, "beta_1", beta_1, 0.0, 1.0, open_high=True)
-        self.beta_2 = _check_setting(owner, "beta_2", beta_2, 0.0, 1.0, open_high=True)
-        self.epsilon = _check_setting(owner, "epsilon", self._default(epsilon, 1e-7, 1e-8), 0.0)
-        self.amsgrad = check_flag(owner, "`amsgrad`", amsgrad)
+        self._set_moments(beta_1, beta_2, self._default(epsilon, 1e-7, 1e-8))
+        self.amsgrad = check_flag(type(self).__name__, "`amsgrad`", amsgrad)
 
     _rule, _slot_order = "adam", ("momentum", "velocity", "velocity_hat")
 
@@ -986,11 +994,10 @@ class Adam(_FusedOptimizer):
         return {"momentum": 0.0, "velocity": 0.0, **({"velocity_hat": 0.0} if self.amsgrad else {})}
 
     def _rule_settings(self) -> Dict[str, Any]:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {**self._moments(), "amsgrad": self.amsgrad}
 
     def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
+        return {**super().get_config(), **self._moments(), "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -1140,9 +1147,7 @@ class Nadam(_FusedOptimizer):
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "nadam",
                  **kwargs: Any) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
-        self.beta_1 = _check_setting("Nadam", "beta_1", beta_1, 0.0, 1.0, open_high=True)
-        self.beta_2 = _check_setting("Nadam", "beta_2", beta_2, 0.0, 1.0, open_high=True)
-        self.epsilon = _check_setting("Nadam", "epsilon", epsilon, 0.0)
+        self._set_moments(beta_1, beta_2, epsilon)
         self._products = [1.0]  # P_0, P_1, ...: the running products of the momentum schedule
 
     _rule, _slot_order = "nadam", ("momentum", "velocity", None)
@@ -1157,11 +1162,10 @@ class Nadam(_FusedOptimizer):
         t = self.iterations + 1
         while len(self._products) <= t:  # P_t = P_{t-1} u_t, kept as steps are taken (or restored)
             self._products.append(self._products[-1] * self._u(len(self._products)))
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "u_t": self._u(t),
-                "u_next": self._u(t + 1), "u_product": self._products[t]}
+        return {**self._moments(), "u_t": self._u(t), "u_next": self._u(t + 1), "u_product": self._products[t]}
 
     def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {**super().get_config(), **self._moments()}
 
 
 class Adamax(_FusedOptimizer):
@@ -1184,9 +1188,7 @@ class Adamax(_FusedOptimizer):
                  clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None, name: str = "adamax",
                  **kwargs: Any) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
-        self.beta_1 = _check_setting("Adamax", "beta_1", beta_1, 0.0, 1.0, open_high=True)
-        self.beta_2 = _check_setting("Adamax", "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check_setting("Adamax", "epsilon", epsilon, 0.0)
+        self._set_moments(beta_1, beta_2, epsilon, beta_2_below_one=False)
 
     _rule, _slot_order = "adamax", ("momentum", "norm", None)
 
@@ -1194,10 +1196,10 @@ class Adamax(_FusedOptimizer):
         return {"momentum": 0.0, "norm": 0.0}
 
     def _rule_settings(self) -> Dict[str, Any]:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return self._moments()
 
     def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {**super().get_config(), **self._moments()}
 
 
 class Adadelta(_FusedOptimizer):
@@ -1326,8 +1328,8 @@ class Ftrl(_FusedOptimizer):
 
 
 # ---------------------------------------------------------------------------- lookup
-_OPTIMIZERS: Dict[str, Type[Optimizer]] = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax,
-                                                                                  Adadelta, Lion, Ftrl)}
+_OPTIMIZERS: Dict[str, Type[Optimizer]] = {
+    cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax, Adadelta, Lion, Ftrl)}
 
 
 def _unknown(name: Any) -> ValueError:
