@@ -128,20 +128,23 @@ def gradient(name: str, y: np.ndarray, dy: np.ndarray, x: Optional[np.ndarray] =
             s = _sigmoid(x)
             slope = s * (1 + x * (1 - s))
         return (dy * slope).astype(dy.dtype, copy=False)
-    slopes: Dict[str, Callable[[np.ndarray], Any]] = {
-        "tanh": lambda y: 1 - y * y,
-        "sigmoid": lambda y: y * (1 - y),
-        "hard_sigmoid": lambda y: ((y > 0) & (y < 1)) / 6,  # 1/6 strictly inside the linear segment
-        "relu": lambda y: y > 0,
-        "elu": lambda y: np.where(y > 0, 1, y + 1),  # below 0, y' = exp(x) = y + 1
-        "selu": lambda y: np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
-        "softplus": lambda y: -np.expm1(-y),  # sigmoid(x) = 1 - exp(-y)
-        "softsign": lambda y: np.square(1 - np.abs(y)),
-        "exponential": lambda y: y,
-        "leaky_relu": lambda y: np.where(y > 0, 1, LEAKY_RELU_SLOPE),
-        "relu6": lambda y: (y > 0) & (y < 6),
-    }
-    return (dy * slopes[name](y)).astype(dy.dtype, copy=False)
+    return (dy * _SLOPES[name](y)).astype(dy.dtype, copy=False)
+
+
+# act'(x) written through y = act(x), for the activations that are one-to-one.
+_SLOPES: Dict[str, Callable[[np.ndarray], Any]] = {
+    "tanh": lambda y: 1 - y * y,
+    "sigmoid": lambda y: y * (1 - y),
+    "hard_sigmoid": lambda y: ((y > 0) & (y < 1)) / 6,  # 1/6 strictly inside the linear segment
+    "relu": lambda y: y > 0,
+    "elu": lambda y: np.where(y > 0, 1, y + 1),  # below 0, y' = exp(x) = y + 1
+    "selu": lambda y: np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
+    "softplus": lambda y: -np.expm1(-y),  # sigmoid(x) = 1 - exp(-y)
+    "softsign": lambda y: np.square(1 - np.abs(y)),
+    "exponential": lambda y: y,
+    "leaky_relu": lambda y: np.where(y > 0, 1, LEAKY_RELU_SLOPE),
+    "relu6": lambda y: (y > 0) & (y < 6),
+}
 
 
 def _function(name: str) -> Callable[[Any], np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import json
 import math
 import numbers
 import os
@@ -995,8 +996,6 @@ class BackupAndRestore(Callback):
         self._metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
 
     def on_train_begin(self, logs: Logs = None) -> None:
-        import json
-
         from .saving import load_model
 
         if not os.path.exists(self._metadata_path):
@@ -1017,8 +1016,6 @@ class BackupAndRestore(Callback):
         self.model._initial_epoch = int(epoch) + 1
 
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        import json
-
         os.makedirs(self.backup_dir, exist_ok=True)
         self.model.save(self._model_path)
         temporary = self._metadata_path + ".tmp"

@@ -152,7 +152,8 @@ class RecurrentResult:
                 dh = doutput if dh is None else np.asarray(dh) + doutput
             else:
                 dy = doutput
-        grads = self._backward(dy=dy, dh=dh, dc=dc, keep_state_gradients=check_flag(f"{self.cell} backward", "state_gradients", state_gradients))
+        keep = check_flag(f"{self.cell} backward", "state_gradients", state_gradients)
+        grads = self._backward(dy=dy, dh=dh, dc=dc, keep_state_gradients=keep)
         for name in ("h_steps", "c_steps"):
             if name in grads:
                 grads[name] = self._in_processing_order(grads[name])

@@ -23,12 +23,16 @@ def _load(name: str) -> Dict[str, np.ndarray]:
         return {key: arrays[key] for key in arrays.files}
 
 
+def _frames(lengths: np.ndarray, timesteps: int) -> np.ndarray:
+    """``(n, timesteps)`` bool: True at each utterance's real frames."""
+    return np.arange(timesteps)[None, :] < lengths[:, None]
+
+
 def _padded(steps: np.ndarray, lengths: np.ndarray, timesteps: int, dtype: str) -> np.ndarray:
     """Utterances stored end to end, ``(sum(lengths), features)``, as ``(n, timesteps, features)``
     zero-padded after each utterance's last step."""
     out = np.zeros((len(lengths), timesteps, steps.shape[1]), dtype)
-    valid = np.arange(timesteps)[None, :] < lengths[:, None]
-    out[valid] = steps
+    out[_frames(lengths, timesteps)] = steps
     return out
 
 
@@ -67,20 +71,17 @@ def japanese_vowels(validation_split: float = 0.1, standardize: bool = False, se
     rng = generator(seed)
     dtype = float_dtype(dtype)
     arrays = _load("japanese_vowels")
-    parts = {}
     timesteps = int(max(arrays["train_lengths"].max(), arrays["test_lengths"].max()))
-    for part in ("train", "test"):
-        steps = arrays[f"{part}_micro"] / 1e6  # exactly the published decimals (tools/make_datasets.py)
-        parts[part] = (_padded(steps, arrays[f"{part}_lengths"], timesteps, dtype),
-                       arrays[f"{part}_labels"] - 1, arrays[f"{part}_lengths"])
-    x, y, lengths = parts["train"]
+    # exactly the published decimals (tools/make_datasets.py)
+    steps = {part: arrays[f"{part}_micro"] / 1e6 for part in ("train", "test")}
+    parts = {part: (_padded(steps[part], arrays[f"{part}_lengths"], timesteps, dtype),
+                    arrays[f"{part}_labels"] - 1, arrays[f"{part}_lengths"]) for part in steps}
     if check_flag("japanese_vowels", "standardize", standardize):
-        real_frames = arrays["train_micro"] / 1e6
-        mean, std = real_frames.mean(axis=0), real_frames.std(axis=0)
-        for part, (values, labels, part_lengths) in parts.items():
-            frames = np.arange(timesteps)[None, :] < part_lengths[:, None]
+        mean, std = steps["train"].mean(axis=0), steps["train"].std(axis=0)
+        for values, _, part_lengths in parts.values():
+            frames = _frames(part_lengths, timesteps)
             values[frames] = ((values[frames] - mean) / std).astype(dtype)
-        x = parts["train"][0]
+    x, y, lengths = parts["train"]
     held_out = np.zeros(len(y), bool)
     for speaker in range(9):
         members = np.flatnonzero(y == speaker)

@@ -357,7 +357,8 @@ class Layer:
 
         def regularized(d_outputs: Any) -> Tuple[Any, Grads]:
             given = list(d_outputs) if several else [d_outputs]
-            d_list = [regularizer.gradient(o) if d is None else d + regularizer.gradient(o) for d, o in zip(given, flat)]
+            d_list = [regularizer.gradient(o) if d is None else d + regularizer.gradient(o)
+                      for d, o in zip(given, flat)]
             return pullback(d_list if several else d_list[0])
 
         return outputs, regularized

@@ -183,5 +183,6 @@ def _gate_breakdown(model: "BaseModel") -> List[str]:
         widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]
         lines += ["", f" Parameters per gate of {path} ({cell.units} units):"]
         for r in [header] + rows:
-            lines.append("   " + "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))))
+            cells = (c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths)))
+            lines.append("   " + "  ".join(cells))
     return lines

@@ -701,9 +701,8 @@ class Trainer:
         with traces.recording(self) as trace, activity_losses() as activity:
             outputs, masks, pullback = self.propagate(self._pack_inputs(xs), None, training=False)
             if ys is not None:
-                regularized = [w for w in self.weights if w.regularizer is not None]
                 logs, d_outputs = self._losses(ys, self._flat_outputs(outputs), self._flat_outputs(masks), sws,
-                                               True, regularized, activity)
+                                               True, self._step_weights().regularized, activity)
                 pullback(self._pack_outputs(d_outputs))
                 trace.loss = logs["loss"]
         return trace
