@@ -34,7 +34,8 @@ class TestRecurrentArguments:
     def test_features_do_not_match_kernel(self, cell):
         a = inputs(cell) | {"x": np.zeros((N, T, F + 1))}
         g = cell.gates
-        expected = f"'kernel' must have shape (features, {f'{g}*' if g > 1 else ''}units) = ({F + 1}, {g * H}), got ({F}, {g * H})"
+        expected = (f"'kernel' must have shape (features, {f'{g}*' if g > 1 else ''}units) = ({F + 1}, {g * H}), "
+                    f"got ({F}, {g * H})")
         raises(ValueError, re.escape(expected), cell.bind(), **a)
 
     def test_recurrent_kernel_not_square_in_units(self, cell):
@@ -47,7 +48,8 @@ class TestRecurrentArguments:
 
     def test_initial_state_of_wrong_batch(self, cell):
         a = inputs(cell) | {"h0": np.zeros((N + 1, H))}
-        raises(ValueError, re.escape(f"'h0' must have shape (batch, units) = ({N}, {H}), got ({N + 1}, {H})"), cell.bind(), **a)
+        raises(ValueError, re.escape(f"'h0' must have shape (batch, units) = ({N}, {H}), got ({N + 1}, {H})"),
+               cell.bind(), **a)
 
     def test_integer_x(self, cell):
         a = inputs(cell) | {"x": np.zeros((N, T, F), dtype=np.int64)}
@@ -101,7 +103,8 @@ class TestRecurrentArguments:
                cell.bind(activation="swish"), **inputs(cell))
 
     def test_softmax_is_not_a_cell_activation(self, cell):
-        raises(ValueError, "'softmax' is not supported by recurrent cells", cell.bind(activation="softmax"), **inputs(cell))
+        raises(ValueError, "'softmax' is not supported by recurrent cells", cell.bind(activation="softmax"),
+               **inputs(cell))
 
     def test_output_gradient_of_wrong_shape(self, cell):
         result = cell.bind()(**inputs(cell))
@@ -117,7 +120,8 @@ class TestRecurrentArguments:
 def test_gru_bias_shape_follows_reset_after():
     cell = next(c for c in CELLS if c.name == "gru_reset_after")
     a = inputs(cell) | {"bias": np.zeros(3 * H)}
-    raises(ValueError, re.escape(f"'bias' must have shape (2, 3*units) = (2, {3 * H}), got ({3 * H},)"), cell.bind(), **a)
+    raises(ValueError, re.escape(f"'bias' must have shape (2, 3*units) = (2, {3 * H}), got ({3 * H},)"),
+           cell.bind(), **a)
     a = inputs(cell)
     raises(ValueError, re.escape(f"'bias' must have shape (3*units,) = ({3 * H},), got (2, {3 * H})"),
            cell.bind(reset_after=False), **a)
@@ -132,11 +136,12 @@ def test_cell_state_gradient_for_a_cell_without_one():
 def test_tampered_cache_is_rejected():
     cell = next(c for c in CELLS if c.name == "lstm")
     a = inputs(cell)
-    y, h, c, cache = _core.lstm_forward(a["x"], a["kernel"], a["recurrent_kernel"], a["bias"])
+    *_, cache = _core.lstm_forward(a["x"], a["kernel"], a["recurrent_kernel"], a["bias"])
     args = (a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], None, None, None)
     with pytest.raises(ValueError, match="'cache' has no field 'cell'"):
         _core.lstm_backward(*args, {k: v for k, v in cache.items() if k != "cell"})
-    with pytest.raises(ValueError, match=re.escape(f"'gates' must have shape (batch, time, 4*units) = ({N}, {T}, {4 * H})")):
+    expected = f"'gates' must have shape (batch, time, 4*units) = ({N}, {T}, {4 * H})"
+    with pytest.raises(ValueError, match=re.escape(expected)):
         _core.lstm_backward(*args, cache | {"gates": cache["gates"][:, :1]})
     with pytest.raises(TypeError, match="'cache' must be the dict returned by the forward call"):
         _core.lstm_backward(*args, [1, 2])
@@ -187,7 +192,8 @@ def test_fuzz_reads_the_real_arity_of_every_function():
         sys.path.remove(str(FUZZ.parent))
     table = fuzz_core.functions()
     assert {f for f in table if f.endswith(("forward", "backward"))} >= {
-        f"{cell}_{direction}" for cell in ("simple_rnn", "lstm", "gru", "dense") for direction in ("forward", "backward")}
+        f"{cell}_{direction}" for cell in ("simple_rnn", "lstm", "gru", "dense")
+        for direction in ("forward", "backward")}
     arity = {name: (sum(r for _, _, r in params), len(params)) for name, (_, params) in table.items()}
     assert arity["lstm_backward"] == (8, 15)
     assert arity["gru_backward"] == (7, 14)
@@ -229,3 +235,22 @@ def test_random_malformed_calls_never_crash_the_process(tmp_path):
             assert outcome["arity"] < outcome["checked"] / 2, (name, outcome)
     assert {f for f in summary["functions"] if f.endswith("backward")} == {
         "simple_rnn_backward", "lstm_backward", "gru_backward", "dense_backward"}
+
+
+def test_unpickled_and_byte_swapped_arrays():
+    """An array that went through pickle (a process pool, Dask, Ray) carries its own copy of its
+    dtype: the core takes it as float32. A big-endian array is refused, saying so."""
+    import pickle
+
+    import rnnkit
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype("float32") for shape in ((2, 3, 4), (4, 12), (4, 12), (2, 12))]
+    unpickled = pickle.loads(pickle.dumps(arrays))
+    assert unpickled[0].dtype is not np.dtype("float32")
+    np.testing.assert_array_equal(ops.gru_forward(*unpickled).outputs[0], ops.gru_forward(*arrays).outputs[0])
+    model = rnnkit.Sequential([rnnkit.layers.GRU(4, input_shape=(3, 4)), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(unpickled[0], pickle.loads(pickle.dumps(np.zeros((2, 1), "float32"))), epochs=1, verbose=0)
+    with pytest.raises(TypeError, match=r"'x' must have dtype float32 or float64, got >f4"):
+        ops.gru_forward(arrays[0].astype(">f4"), *arrays[1:])

@@ -34,6 +34,13 @@ template <typename T>
 using Array = py::array_t<T, py::array::c_style | kAligned>;
 using Shape = std::vector<Index>;
 
+// Whether `dtype` is T's (native byte order), compared by value: an array that went through
+// pickle (multiprocessing, Dask, Ray) carries its own copy of the dtype object.
+template <typename T>
+bool is_dtype_of(const py::dtype& dtype) {
+  return dtype.equal(py::dtype::of<T>());
+}
+
 // Every array the core writes (outputs, caches, gradients) starts on a 64-byte boundary
 // (rnnkit::allocate_buffer, which also keeps large ones for reuse; see buffer.hpp). Eigen
 // treats the unaligned head of a destination with scalar code and the rest with SIMD code,
@@ -175,7 +182,7 @@ class Checker {
   Array<T> array(const char* name, const py::handle& obj, const Shape& shape,
                  const std::string& meaning) const {
     py::array a = ndarray(name, obj);
-    if (!a.dtype().is(py::dtype::of<T>())) {
+    if (!is_dtype_of<T>(a.dtype())) {
       type_error(std::string("'") + name + "' must have dtype " +
                  std::string(py::str(py::dtype::of<T>())) + " like '" + dtype_source_ + "', got " +
                  std::string(py::str(a.dtype())));
@@ -248,8 +255,8 @@ class Checker {
   template <typename Call>
   py::object by_dtype(const py::handle& source, Call&& call) const {
     const py::dtype dtype = ndarray(dtype_source_, source).dtype();
-    if (dtype.is(py::dtype::of<float>())) return call(float{});
-    if (dtype.is(py::dtype::of<double>())) return call(double{});
+    if (is_dtype_of<float>(dtype)) return call(float{});
+    if (is_dtype_of<double>(dtype)) return call(double{});
     type_error(std::string("'") + dtype_source_ + "' must have dtype float32 or float64, got " +
                std::string(py::str(dtype)));
   }
@@ -766,7 +773,7 @@ rnnkit::OptimizerRule optimizer_rule(const Checker& check, const std::string& na
 template <typename T>
 Array<T> in_place(const Checker& check, const std::string& name, const py::handle& obj, const Shape& shape) {
   py::array a = check.ndarray(name.c_str(), obj);
-  if (!a.dtype().is(py::dtype::of<T>()) || shape_of(a) != shape) {
+  if (!is_dtype_of<T>(a.dtype()) || shape_of(a) != shape) {
     check.type_error("'" + name + "' must have dtype " + std::string(py::str(py::dtype::of<T>())) + " and shape " +
                      format_shape(shape) + ", got " + std::string(py::str(a.dtype())) + " " + format_shape(shape_of(a)));
   }
