@@ -217,6 +217,7 @@ def standalone_results(args: argparse.Namespace, **extra: Any) -> Dict[str, Any]
     """Sets rnnkit's threads; the results' header: date, quick, versions, threads, cores, then
     ``extra``, repeats, warmup and the load at the start."""
     import numpy as np
+
     import rnnkit
     notes = set_library_threads(args.threads, ("rnnkit",))
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick,

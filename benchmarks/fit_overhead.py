@@ -27,7 +27,7 @@ def _timed_core(totals: Dict[str, float]) -> None:
     from rnnkit import _core, ops, optimizers
 
     for module in (ops, optimizers):
-        core = getattr(module, "_core")
+        core = module._core
         wrapped = type(sys)("timed_core")
         for name in dir(_core):
             value = getattr(_core, name)
@@ -41,13 +41,14 @@ def _timed_core(totals: Dict[str, float]) -> None:
                 setattr(wrapped, name, timed)
             else:
                 setattr(wrapped, name, value)
-        setattr(module, "_core", wrapped)
+        module._core = wrapped
         del core
 
 
 def _python_adam():
     """Keras 3's Adam in NumPy, as a user subclass that overrides update_step."""
     import numpy as np
+
     from rnnkit.optimizers import Adam
 
     class NumpyAdam(Adam):
@@ -65,6 +66,7 @@ def _python_adam():
 
 def measure(args: argparse.Namespace) -> Dict[str, Any]:
     import numpy as np
+
     import rnnkit
     from rnnkit import layers
 
@@ -100,6 +102,7 @@ def measure_optimizers(args: argparse.Namespace) -> Dict[str, float]:
     """Milliseconds per Adam step on the same model's variables: the built-in rule (one C++
     call for all variables) against the NumPy rule, both from ``optimizer.apply``."""
     import numpy as np
+
     import rnnkit
     from rnnkit import layers
 

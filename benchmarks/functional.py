@@ -131,6 +131,7 @@ def make_optimizer(name: str):
 def functional_kernels(xa, xb, wa, wb, wd):
     """The two LSTM branches, concatenate, Dense: forward, and the backward given dy."""
     import numpy as np
+
     from rnnkit import ops
     units = wa[1].shape[0]
 
@@ -176,13 +177,17 @@ def setup(kind: str, optimizer: str):
         model, (la, lb, dense) = build_functional(optimizer)
         variables = lstm_weights(la) + lstm_weights(lb) + dense_weights(dense)
         inputs = [xa, xb]
-        make = lambda vs: functional_kernels(xa, xb, [v.value for v in vs[0:3]], [v.value for v in vs[3:6]],
-                                             [v.value for v in vs[6:8]])
+
+        def make(vs):
+            return functional_kernels(xa, xb, [v.value for v in vs[0:3]], [v.value for v in vs[3:6]],
+                                      [v.value for v in vs[6:8]])
     else:
         model, (lstm, dense) = build_sequential(optimizer)
         variables = lstm_weights(lstm) + dense_weights(dense)
         inputs = xa
-        make = lambda vs: sequential_kernels(xa, [v.value for v in vs[0:3]], [v.value for v in vs[3:5]])
+
+        def make(vs):
+            return sequential_kernels(xa, [v.value for v in vs[0:3]], [v.value for v in vs[3:5]])
     assert {id(v) for v in variables} == {id(v) for v in model.trainable_weights}
 
     # Guard: the kernels on the model's own arrays give the model's output and gradients.

@@ -67,6 +67,7 @@ def rnnkit_forward_fn(cell: str):
 def rnnkit_steps(cell: str, x, w) -> Tuple[Callable[[], Any], Callable[[], Any]]:
     """rnnkit's inference and training step on (x, w)."""
     import numpy as np
+
     from rnnkit import ops
     forward = rnnkit_forward_fn(cell)
     ones = np.ones((x.shape[0], w["recurrent_kernel"].shape[0]), x.dtype)

@@ -141,8 +141,10 @@ def memory_worker(cfg: Dict[str, int], threads: int, mode: str) -> Dict[str, Any
     measured above what was resident before it. ``mode`` "rss": peak RSS only (tracemalloc off,
     so its bookkeeping does not count); "tracemalloc": tracemalloc's peak of each step."""
     import tracemalloc
-    from memory import _proc_status_bytes, _reset_peak
+
     import rnnkit
+
+    from memory import _proc_status_bytes, _reset_peak
     rnnkit.config.set_num_threads(threads)
     model = build_embedding_model(cfg)
     ids, y = embedding_batch(cfg)
@@ -167,6 +169,7 @@ def memory_worker(cfg: Dict[str, int], threads: int, mode: str) -> Dict[str, Any
 
 def bench_embedding(cfg: Dict[str, int], threads: int, warmup: int, repeats: int) -> Dict[str, Any]:
     import subprocess
+
     from common import measure
     model = build_embedding_model(cfg)
     ids, y = embedding_batch(cfg)

@@ -63,12 +63,14 @@ def _reset_peak() -> bool:
 
 
 def worker(system: str, shape, threads: int) -> Dict[str, Any]:
-    batch, steps, features, units = shape
+    batch, _, features, units = shape
     import numpy as np
+
     from kernel import make_inputs
     x, w = make_inputs("lstm", shape, "float32")
     if system == "rnnkit":
         from rnnkit import ops
+
         from common import set_library_threads
         notes = set_library_threads(threads, ("rnnkit",))
         ones = np.ones((batch, units), np.float32)
@@ -78,6 +80,7 @@ def worker(system: str, shape, threads: int) -> Dict[str, Any]:
             return r.backward(doutput=ones)
     else:
         import torch
+
         from common import make_torch_module, set_library_threads
         notes = set_library_threads(threads, ("torch",))
         module = make_torch_module("lstm", features, units, w)

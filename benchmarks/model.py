@@ -145,10 +145,10 @@ def keras_worker(args) -> Dict[str, Any]:
         model = keras.Sequential([keras.Input(shape=x.shape[1:]), layer(UNITS), keras.layers.Dense(1)])
         model.compile(optimizer="adam", loss="mse")
 
-        def fit_epoch(xs, ys):
+        def fit_epoch(xs, ys, model=model):
             model.fit(xs, ys, batch_size=args.batch, epochs=1, verbose=0, shuffle=True)
 
-        def predict(xs):
+        def predict(xs, model=model):
             return model.predict(xs, batch_size=PREDICT_BATCH, verbose=0)
 
         # Probe: after the warm-up, time 20 batches to decide whether a subset is needed.

@@ -12,12 +12,12 @@ tensorflow or jax) are optional: a missing one is reported as "not installed".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -100,13 +100,15 @@ def compiler_info(build_dir):
         ninja = os.path.join(d, "build.ninja")
         if not os.path.isfile(ninja):
             continue
-        text = open(ninja, encoding="utf-8", errors="replace").read()
+        with open(ninja, encoding="utf-8", errors="replace") as f:
+            text = f.read()
         m = re.search(r"build CMakeFiles/rnnkit_core\.dir/\S+\.o:.*?\n(?:  .*\n)*?  FLAGS = (.*)\n", text)
         flags = m.group(1).strip() if m else None
         compiler = None
         cache = os.path.join(d, "CMakeCache.txt")
         if os.path.isfile(cache):
-            cm = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.*)$", open(cache, encoding="utf-8").read(), re.M)
+            with open(cache, encoding="utf-8") as f:
+                cm = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.*)$", f.read(), re.M)
             if cm:
                 out = _run([cm.group(1).strip(), "--version"]).splitlines()
                 compiler = out[0] if out else cm.group(1).strip()
@@ -127,10 +129,8 @@ def machine_info(args):
     if flags:
         have = set(flags.group(1).split())
         info["simd"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in have]
-    try:
+    with contextlib.suppress(OSError):
         info["load_average_at_start"] = os.getloadavg()
-    except OSError:
-        pass
     info["rnnkit_build"] = compiler_info(args.build_dir)
     head = _run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]).strip()
     dirty = _run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"]).strip()
@@ -177,7 +177,8 @@ def seconds_cell(m):
 def kernel_tables(rows, peak):
     lines = []
     for dtype, mode, title in [(d, m, t) for d in dict.fromkeys(r["dtype"] for r in rows) for m, t in (
-            ("inference", "Inference: forward of the whole sequence (rnnkit under ops.no_backward, torch under no_grad)"),
+            ("inference",
+             "Inference: forward of the whole sequence (rnnkit under ops.no_backward, torch under no_grad)"),
             ("training", "Training step: forward + BPTT + all gradients of out[:, -1].sum()"))]:
         peak_here = (peak or {}).get(dtype)
         lines += [f"### {dtype}. {title}", "",
@@ -270,7 +271,8 @@ def machine_lines(info, peaks, threads_notes):
              f"- CPU: {info['cpu']}, {info['cores']} cores (SIMD: {', '.join(info.get('simd', []))}); "
              f"{info['platform']}",
              f"- Load average at start: {', '.join(f'{x:.2f}' for x in info.get('load_average_at_start', ()))}",
-             f"- Threads for every system: {info['threads_used']}; " + "; ".join(f"{k}: {n}" for k, n in threads_notes.items()),
+             f"- Threads for every system: {info['threads_used']}; "
+             + "; ".join(f"{k}: {n}" for k, n in threads_notes.items()),
              f"- rnnkit core compiled with: `{b['flags']}`" + (f" ({b['compiler']})" if b.get("compiler") else "")
              + (f", read from `{os.path.relpath(b['source'], REPO)}`" if b.get("source") else ""),
              f"- rnnkit imported from `{info.get('rnnkit_path')}`; repository at {info.get('repo_commit')}",
@@ -316,7 +318,7 @@ def main(argv=None):
     if torch is not None:
         info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     import kernel
-    results = {"machine": info, "threads": threads_notes, "args": {k: v for k, v in vars(args).items()}}
+    results = {"machine": info, "threads": threads_notes, "args": dict(vars(args))}
 
     peaks = {}
     if "kernel" in args.sections:
@@ -343,10 +345,8 @@ def main(argv=None):
         import memory
         log("memory ...")
         results["memory"] = memory.run(memory.QUICK_SHAPE if args.quick else memory.FULL_SHAPE, args.threads)
-    try:
+    with contextlib.suppress(OSError):
         results["machine"]["load_average_at_end"] = os.getloadavg()
-    except OSError:
-        pass
     results["wall_seconds"] = time.perf_counter() - started
 
     lines = [f"# rnnkit benchmarks{' (--quick smoke run: tiny sizes, not meaningful)' if args.quick else ''}", ""]

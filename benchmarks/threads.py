@@ -20,6 +20,7 @@ SHAPES = [(32, 8, 12, 128), (32, 100, 32, 128), (64, 50, 64, 256)]
 
 def measure(shape, repeats: int) -> Dict[str, Any]:
     import numpy as np
+
     from rnnkit import _core, ops
 
     batch, time_steps, features, units = shape
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="the first shape, 3 repeats: a smoke run")
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--threads", type=int, default=2, help="accepted for the suite's smoke runs; 1 and 2 are compared")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="accepted for the suite's smoke runs; 1 and 2 are compared")
     args = parser.parse_args()
     common.configure_threads(1)  # BLAS stays single-threaded; the core splits the work itself
     shapes, repeats = (SHAPES[:1], 3) if args.quick else (SHAPES, args.repeats)

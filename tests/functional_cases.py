@@ -11,9 +11,10 @@ from typing import Any, Callable, List
 
 import numpy as np
 
-import reference as ref
 from rnnkit import layers as L
 from rnnkit.models import Model, Sequential
+
+import reference as ref
 
 N, T, F = 4, 3, 2
 

@@ -297,9 +297,9 @@ def run(seed, calls, log=None):
                                    "arguments": [describe(a) for a in args]})
             else:
                 entry["ok"] += 1
-                if name.endswith("forward") and name != "dense_forward" and isinstance(result, tuple):
-                    if isinstance(result[-1], dict) and len(caches) < 50:
-                        caches.append(result[-1])
+                if (name.endswith("forward") and name != "dense_forward" and isinstance(result, tuple)
+                        and isinstance(result[-1], dict) and len(caches) < 50):
+                    caches.append(result[-1])
             if name == "set_num_threads":
                 _core.set_num_threads(int(fuzzer.rng.integers(1, 4)))  # the calls after run on 1-3 threads
     finally:

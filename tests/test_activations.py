@@ -6,9 +6,10 @@ the error for softmax, which the recurrent kernels cannot run."""
 import numpy as np
 import pytest
 
-import reference as ref
 import rnnkit
 from rnnkit import activations, layers, ops
+
+import reference as ref
 
 NEW = ["elu", "selu", "softplus", "softsign", "exponential", "leaky_relu", "relu6", "gelu", "silu"]
 RECURRENT = NEW
@@ -94,7 +95,7 @@ def test_functions_and_aliases_as_keras_takes_them():
     assert layers.GRU(2, activation=rnnkit.activations.softsign).cell.activation == "softsign"
     assert layers.LSTM(2, activation="swish").cell.activation == "silu"
     assert rnnkit.activations.swish is rnnkit.activations.silu
-    with pytest.raises(TypeError, match="rnnkit.activations"):
+    with pytest.raises(TypeError, match=r"rnnkit\.activations"):
         layers.Dense(2, activation=np.tanh)
     model = rnnkit.Sequential([layers.Input((4, 3)), layers.LSTM(5, activation="elu", recurrent_activation="softsign"),
                                layers.Dense(2, activation="gelu")])

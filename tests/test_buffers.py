@@ -33,15 +33,14 @@ def test_results_in_large_buffers(cell):
 
     # <dL/dW, V> against (L(W + eV) - L(W - eV)) / 2e, L = sum(output * dout), for W the
     # kernel and the recurrent kernel (their gradients come from dgates, N*T rows).
+    def loss(name, step):
+        shifted = dict(inputs, **{name: inputs[name] + step})
+        return float(np.sum(forward(**shifted).output * dout))
+
     for name in ("kernel", "recurrent_kernel"):
         direction = rng.standard_normal(inputs[name].shape)
         eps = 1e-6
-
-        def loss(sign):
-            shifted = dict(inputs, **{name: inputs[name] + sign * eps * direction})
-            return float(np.sum(forward(**shifted).output * dout))
-
-        numeric = (loss(1) - loss(-1)) / (2 * eps)
+        numeric = (loss(name, eps * direction) - loss(name, -eps * direction)) / (2 * eps)
         analytic = float(np.sum(grads[name] * direction))
         assert analytic == pytest.approx(numeric, rel=1e-7), name
 

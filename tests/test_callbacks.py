@@ -358,7 +358,7 @@ def test_model_checkpoint_weights_only(tmp_path):
 
 
 def test_model_checkpoint_checks_its_arguments():
-    with pytest.raises(ValueError, match="must end in `.keras`"):
+    with pytest.raises(ValueError, match=r"must end in `\.keras`"):
         callbacks.ModelCheckpoint("model.h5")
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         callbacks.ModelCheckpoint("model.keras", save_weights_only=True)
@@ -370,7 +370,7 @@ def test_model_checkpoint_checks_its_arguments():
 
 def test_model_checkpoint_missing_format_field(tmp_path):
     checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "{val_accuracy:.2f}.keras"))
-    with pytest.raises(KeyError, match="Failed to format this callback filepath.*available fields: loss, val_loss"):
+    with pytest.raises(KeyError, match=r"Failed to format this callback filepath.*available fields: loss, val_loss"):
         fit(checkpoint, FakeModel(), val_losses(1.0))
 
 
@@ -458,7 +458,7 @@ def test_reduce_lr_on_plateau_max_mode_and_bad_factor():
     fit(callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=1), model,
         [{"val_accuracy": v} for v in (0.5, 0.6, 0.7)])
     assert model.optimizer.learning_rate == pytest.approx(0.1)  # accuracy rising: no plateau
-    with pytest.raises(ValueError, match="factor >= 1.0"):
+    with pytest.raises(ValueError, match=r"factor >= 1\.0"):
         callbacks.ReduceLROnPlateau(factor=1.0)
 
 
@@ -496,7 +496,7 @@ def test_learning_rate_scheduler_epoch_only_schedule_and_verbose(capsys):
 
 
 def test_learning_rate_scheduler_errors():
-    with pytest.raises(ValueError, match="should be a float. Got: 'fast'"):
+    with pytest.raises(ValueError, match=r"should be a float\. Got: 'fast'"):
         fit(callbacks.LearningRateScheduler(lambda epoch, lr: "fast"), FakeModel(), [{}])
 
     def broken(epoch, lr):

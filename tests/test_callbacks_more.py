@@ -94,8 +94,8 @@ def test_backup_and_restore_resumes_where_the_fit_stopped(tmp_path):
     assert (tmp_path / "backup" / "training_metadata.json").exists()
     restarted = small_model()  # a new process would start from scratch
     seen = []
-    history = restarted.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0,
-                            callbacks=[backup, callbacks.LambdaCallback(on_epoch_begin=lambda e, l: seen.append(e))])
+    record = callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    history = restarted.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0, callbacks=[backup, record])
     assert seen == [3, 4] and len(history.history["loss"]) == 2
     for a, b in zip(restarted.get_weights(), straight.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)  # weights and Adam's state came back

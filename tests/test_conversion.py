@@ -136,7 +136,7 @@ def test_bad_state_dicts_say_what_is_wrong(arrays):
     missing = {k: v for k, v in state_dict.items() if k != "bias_hh_l1_reverse"}
     with pytest.raises(ValueError, match="missing bias_hh_l1_reverse"):
         conversion.from_torch(missing, "LSTM")
-    with pytest.raises(ValueError, match="unexpected keys .*'fc.weight'"):
+    with pytest.raises(ValueError, match=r"unexpected keys .*'fc\.weight'"):
         conversion.from_torch(state_dict | {"fc.weight": np.zeros((2, 2))}, "LSTM")
     with pytest.raises(ValueError, match="proj_size"):
         conversion.from_torch(state_dict | {"weight_hr_l0": np.zeros((2, 4))}, "LSTM")
@@ -151,7 +151,7 @@ def test_bad_state_dicts_say_what_is_wrong(arrays):
         conversion.from_torch([1, 2], "LSTM")
     with pytest.raises(TypeError, match="must hold floats"):
         conversion.from_torch(dict(state_dict, weight_ih_l0=np.zeros((16, 3), np.int64)), "LSTM")
-    with pytest.raises(ValueError, match="nonlinearity applies to nn.RNN only"):
+    with pytest.raises(ValueError, match=r"nonlinearity applies to nn\.RNN only"):
         conversion.from_torch(state_dict, "LSTM", nonlinearity="relu")
     with pytest.raises(ValueError, match="lacks weight_ih_l0"):
         layer = layers.LSTM(4, return_sequences=True, dtype="float64")

@@ -89,8 +89,7 @@ def batch_list(x, y, sw=None, n=N, size=B):
 
 def generator(batches, repeat=1):
     for _ in range(repeat):
-        for batch in batches:
-            yield batch
+        yield from batches
 
 
 class ListDataset(PyDataset):
@@ -291,7 +290,7 @@ def test_predict_sources_equal_arrays():
 
 
 def test_predict_two_outputs_from_pydataset():
-    (a, b), (reg, cls) = two_io_data()
+    (a, b), _ = two_io_data()
     model = two_io_model()
     expected = model.predict({"a": a, "b": b}, batch_size=B, verbose=0)
     for x in ([a, b], {"a": a, "b": b}):
@@ -545,9 +544,9 @@ def test_bad_batch_later_in_the_epoch_names_the_generator():
 def test_two_input_batch_with_wrong_structure():
     (a, b), (reg, cls) = two_io_data(n=8)
     model = two_io_model()
-    with pytest.raises(ValueError, match="does not fit the model.*input"):
+    with pytest.raises(ValueError, match=r"does not fit the model.*input"):
         model.fit(one_batch(([a], [reg, cls])), steps_per_epoch=1, verbose=0)
-    with pytest.raises(ValueError, match="does not fit the model.*(unknown|output)"):
+    with pytest.raises(ValueError, match=r"does not fit the model.*(unknown|output)"):
         model.fit(one_batch(({"a": a, "b": b}, {"reg": reg, "nope": cls})), steps_per_epoch=1, verbose=0)
 
 

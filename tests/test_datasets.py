@@ -63,14 +63,14 @@ class TestEveryDataset:
 
     def test_unpacks_the_keras_way(self, name):
         dataset = load(name)
-        (x_train, y_train), (x_val, y_val), (x_test, y_test) = dataset
+        (x_train, y_train), (x_val, y_val), (x_test, _) = dataset
         assert x_train is dataset.x_train and y_val is dataset.y_val and x_test is dataset.test[0]
         assert dataset.validation == (x_val, y_val) and dataset.train == (x_train, y_train)
         assert name in repr(dataset) and str(x_train.shape) in repr(dataset)
 
     def test_the_same_seed_gives_the_same_arrays_and_another_seed_others(self, name):
         first, again, other = load(name, seed=3), load(name, seed=3), load(name, seed=4)
-        for a, b, c in zip(arrays(first), arrays(again), arrays(other)):
+        for a, b, _ in zip(arrays(first), arrays(again), arrays(other)):
             np.testing.assert_array_equal(a, b)
         assert not np.array_equal(first.x_train, other.x_train)
 
@@ -130,7 +130,9 @@ def test_normalizer_needs_a_positive_std_and_numbers():
 
 def test_clean_sine_waves_are_predicted_exactly_by_a_linear_model_and_noise_is_not():
     def linear_fit_mse(dataset):  # three sines obey a linear recurrence of order 6
-        features = lambda x: np.c_[x[:, -6:, 0], np.ones(len(x))]
+        def features(x):
+            return np.c_[x[:, -6:, 0], np.ones(len(x))]
+
         weights = np.linalg.lstsq(features(dataset.x_train), dataset.y_train, rcond=None)[0]
         return np.mean((features(dataset.x_test) @ weights - dataset.y_test) ** 2)
 
@@ -365,7 +367,7 @@ def test_japanese_vowels_options():
 
 def test_sunspots_windows_of_the_yearly_series():
     data = rnnkit.datasets.sunspots(timesteps=10, horizon=2, dtype="float64")
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
+    (x_train, y_train), (x_val, _), (x_test, y_test) = data
     assert data.task == "regression" and x_train.shape[1:] == (10, 1) and y_train.shape[1:] == (2,)
     assert len(x_train) + len(x_val) + len(x_test) == 309 - 3 * 11
     raw = data.normalizer.inverse_transform(x_train[0, :, 0])

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import reference as ref  # noqa: E402
+import reference as ref
 
 SEED = 20240611
 TOL64 = dict(rtol=1e-12, atol=1e-12)
@@ -300,7 +300,7 @@ def test_edge_sizes_unbounded_activations(ops, cfg):
     """relu / linear SimpleRNN: batch 1, time 1, and T=300 with a small
     recurrent kernel so the state stays bounded."""
     key, kind, options, peephole = cfg
-    for edge, shape in sorted(EDGE_SHAPES.items()):
+    for _, shape in sorted(EDGE_SHAPES.items()):
         case = make_case(key, kind, options, peephole, **shape)
         case["recurrent_kernel"] = case["recurrent_kernel"] * 0.3
         for go_backwards in (False, True):

@@ -10,11 +10,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import rnnkit  # noqa: E402
-from rnnkit import layers as L  # noqa: E402
-from rnnkit.models import Model  # noqa: E402
+import rnnkit
+from rnnkit import layers as L
+from rnnkit.models import Model
 
-import reference as ref  # noqa: E402
+import reference as ref
 
 N = 3
 
@@ -46,7 +46,8 @@ CASES = [
     ("subtract", lambda: L.Subtract(), [(4,)] * 2, (None, 4), lambda xs: xs[0] - xs[1]),
     ("multiply", lambda: L.Multiply(), [(2, 3)] * 3, (None, 2, 3), lambda xs: xs[0] * xs[1] * xs[2]),
     ("average", lambda: L.Average(), [(4,)] * 3, (None, 4), lambda xs: (xs[0] + xs[1] + xs[2]) / 3),
-    ("maximum", lambda: L.Maximum(), [(2, 3)] * 3, (None, 2, 3), lambda xs: np.maximum(np.maximum(xs[0], xs[1]), xs[2])),
+    ("maximum", lambda: L.Maximum(), [(2, 3)] * 3, (None, 2, 3),
+     lambda xs: np.maximum(np.maximum(xs[0], xs[1]), xs[2])),
     ("minimum", lambda: L.Minimum(), [(4,)] * 2, (None, 4), lambda xs: np.minimum(xs[0], xs[1])),
     ("dot_2d_axes1", lambda: L.Dot(axes=1), [(4,), (4,)], (None, 1),
      lambda xs: np.sum(xs[0] * xs[1], axis=1, keepdims=True)),
@@ -199,7 +200,7 @@ def test_concatenate_along_time_concatenates_the_masks(floatx64):
 
 
 def test_dot_drops_the_mask(floatx64):
-    xa, xb, ma, mb = _masked_inputs()
+    xa, xb, _, _ = _masked_inputs()
     a, b = L.Input((5, 2)), L.Input((5, 2))
     model = Model([a, b], L.Dot(axes=2)([L.Masking()(a), L.Masking()(b)]))
     _, out_mask, _ = model.propagate([xa, xb], None)

@@ -12,13 +12,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import rnnkit  # noqa: E402
-from rnnkit import layers as L  # noqa: E402
-from rnnkit.layers.base import InputLayer  # noqa: E402
-from rnnkit.models import Model, clone_model, load_model, model_from_json  # noqa: E402
+import rnnkit
+from rnnkit import layers as L
+from rnnkit.layers.base import InputLayer
+from rnnkit.models import Model, clone_model, load_model, model_from_json
 
-import functional_cases as cases  # noqa: E402
-from functional_cases import BUILDERS, as_list, model_x, model_y  # noqa: E402
+import functional_cases as cases
+from functional_cases import BUILDERS, as_list, model_x, model_y
 
 TOPOLOGIES = sorted(BUILDERS)
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import reference as ref  # noqa: E402
+import reference as ref
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -181,7 +181,7 @@ def test_lstm_golden(ops, variant):
     r = ops.lstm_forward(x_array(), W, U, b, h0=np.array([LSTM_H0]),
                          c0=np.array([LSTM_C0]), **LSTM_VARIANTS[variant]["api"])
     gold_out, gold_c = LSTM_GOLDEN[variant]
-    outs, cells, gates = lstm_hand(LSTM_B, **LSTM_VARIANTS[variant]["hand"])
+    _, cells, gates = lstm_hand(LSTM_B, **LSTM_VARIANTS[variant]["hand"])
     np.testing.assert_allclose(r.output[0], gold_out, **TOL)
     np.testing.assert_allclose(r.h[0], gold_out[-1], **TOL)
     np.testing.assert_allclose(r.c[0], gold_c, **TOL)

@@ -75,7 +75,7 @@ def test_gradients_at_a_wide_size_along_random_directions(cell):
         direction = {name: rng.standard_normal(value.shape) for name, value in inputs.items()}
         norm = np.sqrt(sum(float(np.sum(v * v)) for v in direction.values()))
         direction = {name: v / norm for name, v in direction.items()}  # a unit step in all inputs
-        along = lambda t: loss({n: inputs[n] + t * direction[n] for n in inputs})  # noqa: E731
+        along = lambda t, direction=direction: loss({n: inputs[n] + t * direction[n] for n in inputs})  # noqa: E731
         quotient = (8 * (along(eps) - along(-eps)) - (along(2 * eps) - along(-2 * eps))) / (12 * eps)
         projected = sum(float(np.sum(grads[name] * direction[name])) for name in inputs)
         assert projected == pytest.approx(quotient, rel=1e-7, abs=1e-9)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import layers as L
-from rnnkit import ops, optimizers
+from rnnkit import layers as L, ops, optimizers
 from rnnkit.layers import base
 from rnnkit.models import data
+
 from tracing import traced
 
 N, T, F, H = 2, 3, 4, 5
@@ -426,7 +426,7 @@ def _peak_megabytes(fn):
     with traced() as trace:
         try:
             fn()
-        except Exception as raised:
+        except Exception as raised:  # noqa: BLE001 - returned for the caller to check
             error = raised
     return trace.peak / 2**20, error
 
@@ -714,7 +714,7 @@ def test_set_weights_refuses_text():
     with raises(TypeError, "weight 'kernel' must be numeric, got dtype <U3 (dense/kernel)"):
         model.set_weights([np.full(w.shape, "abc") for w in model.get_weights()])
     with raises(TypeError, "layer 'dense': weight 'bias' must be numeric, got dtype <U3"):
-        model.layers[0].set_weights([w for w in model.get_weights()[:1]] + [np.full((2,), "abc")])
+        model.layers[0].set_weights(model.get_weights()[:1] + [np.full((2,), "abc")])
 
 
 def test_misaligned_inputs_are_read_from_aligned_copies():

@@ -73,7 +73,6 @@ def test_default_handler_stops_the_call_at_the_next_time_step():
 
 def test_other_handlers_see_the_signal_after_the_call_and_the_call_completes():
     args, _ = long_lstm_call(seconds=0.8)
-    x, kernel, recurrent = args
     calls = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
     try:

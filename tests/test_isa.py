@@ -85,7 +85,7 @@ def test_every_instruction_set_this_cpu_runs_gives_the_same_results(tmp_path):
 @pytest.mark.parametrize("isa, message", [("pentium", "is not one of the instruction sets this build has"),
                                           ("avx512", "this CPU cannot run it")])
 def test_an_instruction_set_that_cannot_run_is_refused_at_import(isa, message, tmp_path):
-    if isa in _core.runnable_isas() or isa == "avx512" and isa not in _core.built_isas():
+    if isa in _core.runnable_isas() or (isa == "avx512" and isa not in _core.built_isas()):
         pytest.skip(f"{isa} runs here")
     done = run_with_isa(isa, tmp_path / "x.npz")
     assert done.returncode != 0

@@ -76,8 +76,9 @@ def test_files_written_have_keras_layout_and_load_back(h5py, case, tmp_path):
         assert {"metadata.json", "config.json", "model.weights.h5"} <= set(written.namelist())
         ours, theirs = json.loads(written.read("config.json")), json.loads(original.read("config.json"))
         assert ours["class_name"] == theirs["class_name"]
-        keras_layers = [l["class_name"] for l in theirs["config"]["layers"] if not l["module"].startswith("keras.src.ops")]
-        assert [l["class_name"] for l in ours["config"]["layers"]] == keras_layers
+        keras_layers = [layer["class_name"] for layer in theirs["config"]["layers"]
+                        if not layer["module"].startswith("keras.src.ops")]
+        assert [layer["class_name"] for layer in ours["config"]["layers"]] == keras_layers
         assert h5_datasets(h5py, _member(written, tmp_path / "ours.h5")) == \
             h5_datasets(h5py, _member(original, tmp_path / "theirs.h5"))
     again = load_model(str(path))
@@ -124,7 +125,7 @@ def test_unknown_layers_and_options_are_clear_errors(h5py, tmp_path):
     def quantized(config):
         config["config"]["layers"][2]["config"]["quantization_config"] = {"mode": "int8"}
 
-    with pytest.raises(ModelFileError, match="'quantization_config' = .* has no rnnkit equivalent"):
+    with pytest.raises(ModelFileError, match=r"'quantization_config' = .* has no rnnkit equivalent"):
         load_model(_edited(tmp_path, "sequential", quantized))
 
     def constrained(config):  # constraints and activity regularizers are rnnkit's too

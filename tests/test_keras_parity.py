@@ -33,8 +33,6 @@ import os
 import numpy as np
 import pytest
 
-import rnnkit
-
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 with open(os.path.join(FIXTURES, "keras_parity.json")) as _f:
     META = json.load(_f)
@@ -111,10 +109,7 @@ def test_fixtures_complete(arrays):
 def test_keras_parity(case_id, arrays, floatx64):
     case = CASES[case_id]
     x, mask, weights, expected = case_arrays(arrays, case)
-    if case["call"] == "model":
-        outputs = run_model(case, x, weights)
-    else:
-        outputs = run_layer(case, x, mask, weights)
+    outputs = run_model(case, x, weights) if case["call"] == "model" else run_layer(case, x, mask, weights)
     assert len(outputs) == len(expected)
     for i, (got, want) in enumerate(zip(outputs, expected)):
         got = np.asarray(got)

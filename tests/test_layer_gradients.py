@@ -10,14 +10,14 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import rnnkit  # noqa: E402
-from rnnkit import layers as L  # noqa: E402
-from rnnkit.layers.base import accumulate  # noqa: E402
-from rnnkit.models import Sequential  # noqa: E402
-from rnnkit.variables import Variable  # noqa: E402
+import rnnkit
+from rnnkit import layers as L
+from rnnkit.layers.base import accumulate
+from rnnkit.models import Sequential
+from rnnkit.variables import Variable
 
-import reference as ref  # noqa: E402
-from user_cell import MinimalRNNCell  # noqa: E402
+import reference as ref
+from user_cell import MinimalRNNCell
 
 N, T, F, H = 3, 4, 2, 3
 TOL = dict(order=4, rtol=1e-7, atol=1e-9)
@@ -156,7 +156,6 @@ def test_gradcheck_stateful_lstm_float32_model_after_a_batch():
     """The documented use: a default (float32) model; gradcheck runs it in float64, so the
     float32 states carried from the previous batch must be used in float64 as well."""
     rnnkit.config.set_floatx("float32")
-    rng = np.random.default_rng(25)
     lstm = L.LSTM(H, stateful=True, return_sequences=True)
     model = Sequential([L.Input((T, F), batch_size=N), lstm, L.Dense(2)])
     model.predict(inputs(26).astype(np.float32), batch_size=N, verbose=0)
@@ -238,7 +237,8 @@ def test_gradcheck_initial_state(kind, return_state):
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_gradcheck_python_cell_initial_state_and_return_state(go_backwards):
     rng = np.random.default_rng(22)
-    layer = L.RNN(MinimalRNNCell(H, list_grads=True), return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layer = L.RNN(MinimalRNNCell(H, list_grads=True), return_sequences=True, return_state=True,
+                  go_backwards=go_backwards)
     layer.build((None, T, F))
     randomize(layer, rng)
     feed = {"x": inputs(23), "h0": rng.standard_normal((N, H))}

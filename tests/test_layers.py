@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import initializers, layers
+from rnnkit import layers
 
 import reference
 

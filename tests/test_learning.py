@@ -25,7 +25,8 @@ def test_forecasting_beats_the_persistence_baseline(cell):
     split = 1000
     model = Sequential([cell(32, input_shape=(None, 1)), Dense(1)])
     model.compile(optimizer=rnnkit.optimizers.Adam(0.01), loss="mse")
-    history = model.fit(x[:split], y[:split], epochs=8, batch_size=32, validation_data=(x[split:], y[split:]), verbose=0)
+    history = model.fit(x[:split], y[:split], epochs=8, batch_size=32, validation_data=(x[split:], y[split:]),
+                        verbose=0)
     persistence = float(np.mean((x[split:, -1] - y[split:]) ** 2))  # "tomorrow equals today"
     assert history.history["val_loss"][-1] < 0.3 * persistence
 

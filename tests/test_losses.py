@@ -368,7 +368,7 @@ def test_get_other_identifiers():
     assert type(losses.get(losses.binary_crossentropy)) is losses.BinaryCrossentropy
     assert type(losses.get(losses.MeanAbsoluteError)) is losses.MeanAbsoluteError
     assert losses.get({"class_name": "Huber", "config": {"delta": 3.0}}).delta == 3.0
-    with pytest.raises(ValueError, match="'msee'.*'mse'"):
+    with pytest.raises(ValueError, match=r"'msee'.*'mse'"):
         losses.get("msee")
     with pytest.raises(TypeError, match="value_and_grad"):
         losses.get(lambda y_true, y_pred: (y_true - y_pred) ** 2)

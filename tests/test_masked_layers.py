@@ -21,11 +21,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import rnnkit  # noqa: E402
-from rnnkit import layers as L  # noqa: E402
-from rnnkit.models import Sequential  # noqa: E402
+import rnnkit
+from rnnkit import layers as L
+from rnnkit.models import Sequential
 
-import reference as ref  # noqa: E402
+import reference as ref
 
 T, F, H = 7, 2, 3
 LENGTHS = [7, 5, 5, 2, 1, 1]
@@ -287,7 +287,7 @@ def test_padded_batch_equals_each_sequence_alone_bidirectional(padding):
     np.testing.assert_allclose(padded[0], last, rtol=0, atol=1e-12)
 
     W_f, U_f, b_f, W_b, U_b, b_b = bi.get_weights()
-    for n, length in enumerate(LENGTHS):
+    for n in range(len(LENGTHS)):
         alone = x[n][mask[n]][None]
         np.testing.assert_allclose(last[n], model.predict(alone, verbose=0)[0], rtol=0, atol=1e-12)
         for got, want in zip(padded, bi_state(alone)):

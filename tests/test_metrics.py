@@ -193,7 +193,7 @@ def test_get_other_identifiers():
     wrapped = metrics.get(metrics.categorical_accuracy)
     assert type(wrapped) is metrics.MeanMetricWrapper and wrapped.name == "categorical_accuracy"
     assert metrics.get({"class_name": "BinaryAccuracy", "config": {"threshold": 0.2}}).threshold == 0.2
-    with pytest.raises(ValueError, match="'accuracyy'.*'accuracy'.*'mae'"):
+    with pytest.raises(ValueError, match=r"'accuracyy'.*'accuracy'.*'mae'"):
         metrics.get("accuracyy")
 
 

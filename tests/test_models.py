@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import callbacks, config, layers, optimizers, regularizers
+from rnnkit import callbacks, config, optimizers, regularizers
 from rnnkit.layers import GRU, LSTM, Dense, Input, SimpleRNN
 from rnnkit.models import Sequential
 
@@ -130,7 +130,8 @@ def test_regularization_is_part_of_the_loss():
     model.compile("sgd", "mse")
     kernel = model.layers[0].kernel.value
     mse = np.mean((model.predict(x, verbose=0) - y) ** 2)
-    assert model.evaluate(x, y, verbose=0) == pytest.approx(mse + 0.5 * np.sum(kernel.astype(np.float64) ** 2), rel=1e-5)
+    penalty = 0.5 * np.sum(kernel.astype(np.float64) ** 2)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(mse + penalty, rel=1e-5)
 
 
 @pytest.mark.parametrize("stack", ["lstm_gru_dense", "gru_simple_rnn_dense", "simple_rnn_lstm_seq_dense"])
@@ -138,9 +139,11 @@ def test_whole_model_gradients(stack):
     config.set_floatx("float64")
     try:
         model = {
-            "lstm_gru_dense": lambda: Sequential([LSTM(3, return_sequences=True), GRU(2), Dense(2, activation="softmax")]),
+            "lstm_gru_dense": lambda: Sequential([LSTM(3, return_sequences=True), GRU(2),
+                                                  Dense(2, activation="softmax")]),
             "gru_simple_rnn_dense": lambda: Sequential([GRU(3, return_sequences=True, reset_after=False),
-                                                        SimpleRNN(2, go_backwards=True), Dense(1, activation="sigmoid")]),
+                                                        SimpleRNN(2, go_backwards=True),
+                                                        Dense(1, activation="sigmoid")]),
             "simple_rnn_lstm_seq_dense": lambda: Sequential([SimpleRNN(3, return_sequences=True),
                                                              LSTM(2, return_sequences=True, peephole=True), Dense(2)]),
         }[stack]()

@@ -99,7 +99,8 @@ def test_ignore_class_labels_pass_the_label_check():
 
 
 @pytest.mark.parametrize("kwargs,name", [({"batch_size": -1}, "batch_size"), ({"batch_size": 0}, "batch_size"),
-                                         ({"batch_size": 2.5}, "batch_size"), ({"steps_per_epoch": 0}, "steps_per_epoch"),
+                                         ({"batch_size": 2.5}, "batch_size"),
+                                         ({"steps_per_epoch": 0}, "steps_per_epoch"),
                                          ({"validation_freq": 0}, "validation_freq"), ({"epochs": -1}, "epochs")])
 def test_counts_are_checked(kwargs, name):
     x, y = regression()

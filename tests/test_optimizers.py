@@ -220,7 +220,7 @@ def run_state(optimizer, grads=GRADS):
 # -------------------------------------------------------------------- clipping
 def clipped(**clip):
     """The gradient SGD(lr=1) applied, from a zero variable: -w after one step."""
-    return [-v for v in run(SGD(1.0, **clip), GRADS[:1], w0=np.zeros_like(W0))][0]
+    return -run(SGD(1.0, **clip), GRADS[:1], w0=np.zeros_like(W0))[0]
 
 
 def test_clipnorm_scales_each_gradient_to_at_most_clipnorm():
@@ -344,7 +344,8 @@ def test_defaults_and_names_are_keras():
                                   "ema_overwrite_frequency": None, "gradient_accumulation_steps": None,
                                   "momentum": 0.0, "nesterov": False}
     adamw = AdamW().get_config()
-    assert (adamw["name"], adamw["learning_rate"], adamw["weight_decay"], adamw["epsilon"]) == ("adamw", 0.001, 0.004, 1e-7)
+    assert (adamw["name"], adamw["learning_rate"], adamw["weight_decay"], adamw["epsilon"]) == \
+        ("adamw", 0.001, 0.004, 1e-7)
     assert (Adam().name, RMSprop().name, Adagrad().name) == ("adam", "rmsprop", "adagrad")
     assert (RMSprop().rho, Adagrad().initial_accumulator_value) == (0.9, 0.1)
     with pytest.raises(ValueError, match="weight_decay"):
@@ -369,7 +370,8 @@ def test_get_accepts_names_dicts_and_instances():
 
 # -------------------------------------------------------------------- state
 @pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(0.01, amsgrad=True),
-                                  lambda: RMSprop(schedules.ExponentialDecay(0.01, 2, 0.5), momentum=0.5, centered=True),
+                                  lambda: RMSprop(schedules.ExponentialDecay(0.01, 2, 0.5), momentum=0.5,
+                                                  centered=True),
                                   lambda: Adagrad(0.1), lambda: AdamW(0.01)], ids=range(5))
 def test_state_round_trip_continues_like_an_uninterrupted_run(make):
     uninterrupted = run(make(), GRADS)[-1]

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from rnnkit import ops  # noqa: E402
 
 import reference  # noqa: E402
-from rnnkit import ops  # noqa: E402
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 FORWARD = {"simple_rnn": ops.simple_rnn_forward, "lstm": ops.lstm_forward, "gru": ops.gru_forward}

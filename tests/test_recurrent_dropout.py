@@ -3,8 +3,8 @@ the undropped state, and every gradient still matches finite differences."""
 
 import numpy as np
 import pytest
+
 import rnnkit
-from rnnkit import ops
 
 from cells import CELL_IDS, CELLS
 from test_gradients import KINKED, SMOOTH

@@ -25,7 +25,8 @@ def test_results_do_not_depend_on_where_the_inputs_sit(cell, dtype):
     dy = rng.standard_normal((8, 6, 7)).astype(dtype)
     runs = []
     for offset in (0, 8, 16, 24, 32, 48):
-        result = cell.bind(lengths=np.array([6, 3, 0, 6, 1, 2, 5, 4]))(**{k: placed_at(v, offset) for k, v in inputs.items()})
+        placed = {k: placed_at(v, offset) for k, v in inputs.items()}
+        result = cell.bind(lengths=np.array([6, 3, 0, 6, 1, 2, 5, 4]))(**placed)
         runs.append((result.outputs, result.backward(placed_at(dy, offset))))
     outputs, grads = runs[0]
     for other_outputs, other_grads in runs[1:]:
@@ -41,7 +42,8 @@ def test_dense_results_do_not_depend_on_placement(activation):
     x, w, b = rng.standard_normal((9, 7, 5)), rng.standard_normal((5, 11)), rng.standard_normal(11)
     first = ops.dense_forward(x, w, b, activation=activation)
     for offset in (8, 24, 40):
-        other = ops.dense_forward(placed_at(x, offset), placed_at(w, offset), placed_at(b, offset), activation=activation)
+        other = ops.dense_forward(placed_at(x, offset), placed_at(w, offset), placed_at(b, offset),
+                                  activation=activation)
         np.testing.assert_array_equal(first.output, other.output)
         grads, other_grads = first.backward(np.ones_like(first.output)), other.backward(np.ones_like(first.output))
         for name in grads:

@@ -22,6 +22,7 @@ from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, con
 from rnnkit.models import Model, Sequential, load_model
 from rnnkit.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from rnnkit.saving import ModelFileError
+
 from tracing import traced
 
 MiB = 2**20

@@ -4,7 +4,6 @@ Companion file: tests/test_sequence_layers_models.py (stateful models, saving, K
 behaviours, a layer called twice).
 """
 
-import re
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 import rnnkit
 from rnnkit import layers as L
 from rnnkit.models import Sequential
+
 from tracing import traced
 
 
@@ -134,7 +134,8 @@ def _fd_check(layer, x, objective_weights, eps=1e-6):
         plus, minus = x.copy(), x.copy()
         plus[index] += eps
         minus[index] -= eps
-        numeric[index] = (np.sum(objective_weights * layer(plus)) - np.sum(objective_weights * layer(minus))) / (2 * eps)
+        numeric[index] = (np.sum(objective_weights * layer(plus))
+                          - np.sum(objective_weights * layer(minus))) / (2 * eps)
     np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
     return y
 
@@ -310,7 +311,7 @@ def test_embedding_backward_is_scatter_add():
     V, D = 5, 3
     emb = L.Embedding(V, D)
     ids = np.array([[1, 1, 4, 1], [0, 4, 4, 2]])
-    y, pullback = emb.forward(ids)
+    _, pullback = emb.forward(ids)
     dy = rng().normal(size=(2, 4, D))
     _, grads = pullback(dy)
     one_hot = np.eye(V)[ids]  # (N, T, V)

@@ -11,6 +11,7 @@ import pytest
 import rnnkit
 from rnnkit import layers as L
 from rnnkit.models import Sequential, load_model
+
 from user_cell import MinimalRNNCell
 
 B, T, F, U = 2, 4, 3, 5
@@ -144,7 +145,7 @@ def _inputs(name, n=B):
         ids[:, -1] = 0
         return ids
     x = rng().normal(size=(n, T, F)).astype("float32")
-    if "masking" in name or "bidirectional_" in name and "backward_layer" not in name:
+    if "masking" in name or ("bidirectional_" in name and "backward_layer" not in name):
         x[0, -1] = 0
     return x
 

@@ -20,7 +20,7 @@ def test_steps_equal_the_sequence(cell, go_backwards):
     a = cell.inputs(rng, N, T, F, H)
     weights = {k: a[k] for k in WEIGHTS if k in a}
     step = STEPS[cell.forward]
-    step_options = {k: v for k, v in cell.options.items()}
+    step_options = dict(cell.options)
     sequence = cell.bind(go_backwards=go_backwards)(**a)
     dy = rng.standard_normal(sequence.output.shape)
     dh, dc = rng.standard_normal((N, H)), rng.standard_normal((N, H))

@@ -7,9 +7,10 @@ to dL/dh_t and dL/dc_t obtained by chaining the single-step backward passes by h
 import numpy as np
 import pytest
 
-import reference as ref
 import rnnkit
 from rnnkit import layers, ops
+
+import reference as ref
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -285,6 +286,7 @@ def test_plots_of_gates_and_gradient_norms(tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from rnnkit import plotting
 
     rng = np.random.default_rng(8)

@@ -35,7 +35,7 @@ def read_ts(text: str):
         *dims, label = line.strip().split(":")
         texts = [dim.split(",") for dim in dims]
         values = np.array([[float(v) for v in dim] for dim in texts])  # (12, length)
-        micro = np.array([[int(round(float(v) * 1e6)) for v in dim] for dim in texts], np.int64)
+        micro = np.array([[round(float(v) * 1e6) for v in dim] for dim in texts], np.int64)
         if not np.array_equal(micro / 1e6, values):
             raise ValueError("a value has more than 6 decimals")
         steps.append(micro.T.astype(np.int32))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, Optional, Tuple, overload
 
 import numpy as np
 
@@ -42,7 +42,11 @@ def check_seed(kind: str, seed: Any) -> Any:
     return seed
 
 
-def check_shape(kind: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
+@overload
+def check_shape(kind: str, name: str, value: Any, *, allow_none: Literal[False] = ...) -> Tuple[int, ...]: ...
+@overload
+def check_shape(kind: str, name: str, value: Any, *, allow_none: bool) -> Tuple[Optional[int], ...]: ...
+def check_shape(kind: str, name: str, value: Any, *, allow_none: bool = False) -> Tuple[Optional[int], ...]:
     """``value`` as a tuple of ints (``None`` entries kept when ``allow_none``); TypeError naming
     ``kind`` and the argument unless it is a list or tuple of such entries."""
     entries = value if isinstance(value, (list, tuple)) else None

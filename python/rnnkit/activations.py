@@ -11,7 +11,7 @@ output; for gelu and silu, which are not one-to-one, they also keep the pre-acti
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple, cast
 
 import numpy as np
 
@@ -29,13 +29,15 @@ SELU_ALPHA, SELU_SCALE = 1.67326324235437728481704299, 1.05070098735548049341933
 LEAKY_RELU_SLOPE = 0.2
 
 
-def get(identifier: Any, allowed: tuple = DENSE_ACTIVATIONS) -> str:
+def get(identifier: Any, allowed: Tuple[str, ...] = DENSE_ACTIVATIONS) -> str:
     """The canonical name of an activation: a name, one of this module's functions, or ``None``
     (``"linear"``). ValueError lists the valid names for an unknown one."""
     if identifier is None:
         return "linear"
-    if callable(identifier) and _FUNCTIONS.get(getattr(identifier, "__name__", None)) is identifier:
-        identifier = identifier.__name__
+    if callable(identifier):
+        function_name = getattr(identifier, "__name__", "")
+        if _FUNCTIONS.get(function_name) is identifier:
+            identifier = function_name
     if not isinstance(identifier, str):
         raise TypeError(
             f"activation must be a name such as 'relu' or a function of rnnkit.activations, got "
@@ -62,7 +64,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
+    return cast(np.ndarray, np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False))
 
 
 # The Activation layer applies these outside the kernels, on whole arrays (the same functions
@@ -73,7 +75,7 @@ def apply(name: str, x: np.ndarray) -> np.ndarray:
         return x
     if name == "softmax":
         shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
+        return cast(np.ndarray, shifted / shifted.sum(axis=-1, keepdims=True))
     one = x.dtype.type(1)
     with np.errstate(over="ignore"):  # exp of a large x is inf where the activation takes the other branch
         if name == "tanh":
@@ -118,7 +120,7 @@ def gradient(name: str, y: np.ndarray, dy: np.ndarray, x: Optional[np.ndarray] =
     if name == "linear":
         return dy
     if name == "softmax":
-        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+        return cast(np.ndarray, y * (dy - (dy * y).sum(axis=-1, keepdims=True)))
     if needs_input(name):
         if x is None:
             raise ValueError(f"the derivative of {name} needs the activation's input x")
@@ -127,8 +129,8 @@ def gradient(name: str, y: np.ndarray, dy: np.ndarray, x: Optional[np.ndarray] =
         else:
             s = _sigmoid(x)
             slope = s * (1 + x * (1 - s))
-        return (dy * slope).astype(dy.dtype, copy=False)
-    return (dy * _SLOPES[name](y)).astype(dy.dtype, copy=False)
+        return cast(np.ndarray, (dy * slope).astype(dy.dtype, copy=False))
+    return cast(np.ndarray, (dy * _SLOPES[name](y)).astype(dy.dtype, copy=False))
 
 
 # act'(x) written through y = act(x), for the activations that are one-to-one.

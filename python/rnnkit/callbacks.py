@@ -16,7 +16,7 @@ import math
 import numbers
 import os
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union, cast
 
 import numpy as np
 
@@ -143,7 +143,7 @@ def _pythonify(logs: Dict[str, Any]) -> Dict[str, Any]:
     """Batch logs with NumPy scalars and 0-d arrays turned into Python floats."""
     result = {}
     for key, value in logs.items():
-        if isinstance(value, np.ndarray) and value.ndim == 0 or isinstance(value, np.generic):
+        if (isinstance(value, np.ndarray) and value.ndim == 0) or isinstance(value, np.generic):
             value = value.item()
         result[key] = value
     return result
@@ -409,7 +409,7 @@ def _infer_mode(monitor: str, model: Any) -> str:
         return "min"
     try:
         metrics = list(getattr(model, "metrics", None) or [])
-    except Exception:
+    except Exception:  # noqa: BLE001 - a model whose metrics cannot be listed yet: go by the name
         metrics = []
     for metric in metrics:
         direction = getattr(metric, "_direction", None)
@@ -553,7 +553,7 @@ class ModelCheckpoint(_MonitorCallback):
         initial_value_threshold: the value to beat for the first save with ``save_best_only``.
     """
 
-    def __init__(self, filepath: Union[str, os.PathLike], monitor: str = "val_loss", verbose: int = 0,
+    def __init__(self, filepath: Union[str, os.PathLike[str]], monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
                  save_freq: Union[str, int] = "epoch", initial_value_threshold: Optional[float] = None) -> None:
         super().__init__(monitor, mode, 0)
@@ -581,7 +581,7 @@ class ModelCheckpoint(_MonitorCallback):
         if self.save_freq == "epoch":
             return
         self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
+        if self._batches_since_save >= cast(int, self.save_freq):
             self._batches_since_save = 0
             self._save(self._current_epoch, batch, logs)
 
@@ -805,13 +805,13 @@ class CSVLogger(Callback):
         append: add to an existing file (without repeating its header) instead of overwriting it.
     """
 
-    def __init__(self, filename: Union[str, os.PathLike], separator: str = ",", append: bool = False) -> None:
+    def __init__(self, filename: Union[str, os.PathLike[str]], separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
         self.sep = separator
         self.append = append
         self.keys: Optional[List[str]] = None
-        self.writer: Optional[csv.DictWriter] = None
+        self.writer: Optional[csv.DictWriter[str]] = None
         self.csv_file: Any = None
         self.append_header = True
 
@@ -824,7 +824,7 @@ class CSVLogger(Callback):
         directory = os.path.dirname(self.filename)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115 - _close shuts it
         self.keys = None
         self.writer = None
 
@@ -861,8 +861,8 @@ class LambdaCallback(Callback):
     ``on_train_end`` get ``(logs)``, the batch hooks ``(batch, logs)``.
 
     Args:
-        on_epoch_begin, on_epoch_end, on_train_begin, on_train_end, on_train_batch_begin,
-        on_train_batch_end: the functions to call.
+        on_epoch_begin, on_epoch_end, on_train_begin, on_train_end, on_train_batch_begin, on_train_batch_end:
+            the functions to call.
         **kwargs: any other hook, e.g. ``on_test_end=fn`` or ``on_predict_batch_end=fn``.
     """
 
@@ -911,7 +911,7 @@ class TensorBoard(Callback):
         update_freq: ``"epoch"``, ``"batch"`` (every batch) or a number of batches.
     """
 
-    def __init__(self, log_dir: Union[str, os.PathLike] = "logs", histogram_freq: int = 0,
+    def __init__(self, log_dir: Union[str, os.PathLike[str]] = "logs", histogram_freq: int = 0,
                  update_freq: Union[str, int] = "epoch") -> None:
         super().__init__()
         self.log_dir = os.fspath(log_dir)
@@ -939,7 +939,7 @@ class TensorBoard(Callback):
 
     def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
         self._batches += 1
-        if self.update_freq == "epoch" or self._batches % self.update_freq:
+        if self.update_freq == "epoch" or self._batches % cast(int, self.update_freq):
             return
         writer = self._writer("train")
         for key, value in (logs or {}).items():
@@ -984,7 +984,7 @@ class BackupAndRestore(Callback):
         delete_checkpoint: delete the backup when training ends normally.
     """
 
-    def __init__(self, backup_dir: Union[str, os.PathLike], save_freq: Union[str, int] = "epoch",
+    def __init__(self, backup_dir: Union[str, os.PathLike[str]], save_freq: Union[str, int] = "epoch",
                  delete_checkpoint: bool = True) -> None:
         super().__init__()
         if save_freq != "epoch":

@@ -8,7 +8,7 @@ incoming weights of each unit), with Keras' epsilon 1e-7 in the denominators.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Constraint:
         return {}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Constraint":
+    def from_config(cls, config: Dict[str, Any]) -> Constraint:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -38,7 +38,7 @@ class Constraint:
 
 
 def _norms(w: np.ndarray, axis: Axis) -> np.ndarray:
-    return np.sqrt(np.sum(np.square(w), axis=tuple(np.atleast_1d(axis)), keepdims=True))
+    return cast(np.ndarray, np.sqrt(np.sum(np.square(w), axis=tuple(np.atleast_1d(axis)), keepdims=True)))
 
 
 class MaxNorm(Constraint):
@@ -55,7 +55,8 @@ class MaxNorm(Constraint):
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         norms = _norms(w, self.axis)
-        return (w * (np.clip(norms, 0, self.max_value) / (EPSILON + norms))).astype(w.dtype, copy=False)
+        scaled = w * (np.clip(norms, 0, self.max_value) / (EPSILON + norms))
+        return cast(np.ndarray, scaled.astype(w.dtype, copy=False))
 
     def get_config(self) -> Dict[str, Any]:
         return {"max_value": self.max_value, "axis": self.axis}
@@ -65,7 +66,7 @@ class NonNeg(Constraint):
     """Sets the negative weights to zero."""
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
-        return w * (w >= 0).astype(w.dtype)
+        return cast(np.ndarray, w * (w >= 0).astype(w.dtype))
 
 
 class UnitNorm(Constraint):
@@ -101,7 +102,7 @@ class MinMaxNorm(Constraint):
     def __call__(self, w: np.ndarray) -> np.ndarray:
         norms = _norms(w, self.axis)
         desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
-        return (w * (desired / (EPSILON + norms))).astype(w.dtype, copy=False)
+        return cast(np.ndarray, (w * (desired / (EPSILON + norms))).astype(w.dtype, copy=False))
 
     def get_config(self) -> Dict[str, Any]:
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
@@ -124,7 +125,7 @@ def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Constraint]:
     return cls.from_config(options)
 
 
-def get(identifier: Union[None, str, Dict[str, Any], Constraint]) -> Optional[Constraint]:
+def get(identifier: Union[str, Dict[str, Any], Constraint, None]) -> Optional[Constraint]:
     """A constraint from ``None``, a name (``"max_norm"``, ``"non_neg"``, ``"unit_norm"``,
     ``"min_max_norm"``, or a class name), a config dict or an instance."""
     if identifier is None or isinstance(identifier, Constraint):

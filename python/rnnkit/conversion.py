@@ -1,4 +1,4 @@
-"""Weights between rnnkit and PyTorch's ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU``, exactly.
+"""Weights between rnnkit and PyTorch's ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU``, exactly::
 
     model = rnnkit.conversion.from_torch(torch_lstm.state_dict(), "LSTM")   # a Sequential
     state_dict, kwargs = rnnkit.conversion.to_torch(model)
@@ -193,7 +193,7 @@ def from_torch(state_dict: Mapping[str, Any], mode: Any, *, nonlinearity: str = 
     groups, input_size, units, num_layers, bidirectional, bias = _read_state_dict(state_dict, mode)
     dtype = dtype or np.result_type(*[a for group in groups.values() for a in group.values()]).name
     stack: List[Any] = [layers.Input((None, input_size), dtype=dtype)]
-    for layer in range(num_layers):
+    for _ in range(num_layers):
         forward = _new_layer(mode, units, bias, nonlinearity, dtype, None)
         if bidirectional:
             stack.append(layers.Bidirectional(forward, merge_mode="concat", dtype=dtype))
@@ -260,7 +260,7 @@ def set_torch_layer_weights(layer: Any, state_dict: Mapping[str, Any], index: in
     """Loads layer ``index`` of a PyTorch module's state_dict into one built rnnkit recurrent
     layer (or Bidirectional) of the same kind and sizes; other keys are ignored."""
     directions = _directions(layer)
-    mode, cell = _cell_of(directions[0])
+    mode, _ = _cell_of(directions[0])
     for direction, rnn in enumerate(directions):
         suffix = f"_l{index}" + ("_reverse" if direction else "")
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.cell.use_bias else [])
@@ -308,10 +308,10 @@ def to_torch(model: Any) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
     if len(kinds) > 1:
         raise ValueError("a PyTorch module's layers share one cell, width, bias setting and direction count; "
                          f"these layers differ: {sorted(kinds)}")
-    mode, units, bias, activation, directions = kinds.pop()
+    mode, units, bias, activation, direction_count = kinds.pop()
     kwargs: Dict[str, Any] = {"mode": mode, "input_size": int(state_dict["weight_ih_l0"].shape[1]),
                               "hidden_size": units, "num_layers": len(stack), "bias": bias,
-                              "bidirectional": directions == 2, "batch_first": True}
+                              "bidirectional": direction_count == 2, "batch_first": True}
     if mode == "RNN":
         kwargs["nonlinearity"] = activation
     return state_dict, kwargs

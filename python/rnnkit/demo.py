@@ -33,6 +33,7 @@ def _builder(cell: type, units: int, dataset: Dataset, learning_rate: float) -> 
         if dataset.task == "regression":
             head, loss, metrics = Dense(dataset.y_train.shape[-1]), "mse", ["mae"]
         else:
+            assert dataset.num_classes is not None  # a classification set counts its classes
             head, loss, metrics = Dense(dataset.num_classes, activation="softmax"), \
                 "sparse_categorical_crossentropy", ["accuracy"]
         # Sequences zero-padded to one length (dataset.lengths) skip their padding.
@@ -49,7 +50,7 @@ def _positive(kind: type) -> Callable[[str], float]:
     """An argparse type: a number of ``kind`` above zero."""
     def parse(text: str) -> float:
         try:
-            value = kind(text)
+            value: float = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
                                              f"got {text!r}") from None

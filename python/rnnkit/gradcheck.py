@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -80,14 +80,15 @@ class GradcheckReport:
         ]
         for c in self.checks:
             lines.append(
-                f"  {c.name:<18} {str(c.shape):<14} {c.max_abs_error:12.3e} "
-                f"{c.max_rel_error:12.3e}  {str(c.worst_index):<16} {c.analytic:14.6e} "
+                f"  {c.name:<18} {c.shape!s:<14} {c.max_abs_error:12.3e} "
+                f"{c.max_rel_error:12.3e}  {c.worst_index!s:<16} {c.analytic:14.6e} "
                 f"{c.numerical:14.6e}  {'ok' if c.passed else 'FAILED'}"
             )
         return "\n".join(lines)
 
 
-def _evaluate(fn: Callable[..., Any], inputs: Mapping[str, Any]) -> Tuple[Tuple[np.ndarray, ...], Callable]:
+def _evaluate(fn: Callable[..., Any],
+              inputs: Mapping[str, Any]) -> Tuple[Tuple[np.ndarray, ...], Callable[..., Any]]:
     """Calls ``fn(**inputs)``: an object with ``.outputs`` and ``.backward``, or a pair
     ``(outputs, backward)``."""
     result = fn(**inputs)
@@ -167,7 +168,7 @@ def _layer_function(target: Any, mask: Any, x: Any) -> Callable[..., Any]:
             return [value[k] for k in x]
         return list(value) if isinstance(x, (list, tuple)) else [value]
 
-    def fn(**arrays: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable]:
+    def fn(**arrays: np.ndarray) -> Tuple[Tuple[np.ndarray, ...], Callable[..., Any]]:
         for layer, states in stateful:  # every evaluation starts from the same carried states
             layer.states = states
         y, pullback = target.forward(structured([arrays[n] for n in names]), mask=mask, training=True)
@@ -233,7 +234,8 @@ def gradcheck(
             continue
         if not is_number(value):
             raise TypeError(f"gradcheck: '{name}' must be a number, got {value!r} of type {type(value).__name__}")
-        if not (np.isfinite(value) and (value > 0 if positive else value >= 0)):
+        number = cast(float, value)
+        if not (np.isfinite(number) and (number > 0 if positive else number >= 0)):
             raise ValueError(f"gradcheck: '{name}' must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
     if not isinstance(inputs, Mapping):
         raise TypeError(f"gradcheck: 'inputs' must be a dict name -> array, got {type(inputs).__name__}")

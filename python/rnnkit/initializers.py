@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from . import config, utils
-from .serialization import class_and_config, serialize_object
 from ._arguments import check_seed
+from .serialization import class_and_config, serialize_object
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -29,14 +29,14 @@ class Initializer:
         values = self.sample(tuple(int(d) for d in shape), utils.rng(self.seed))
         return np.asarray(values, dtype=dtype or config.floatx())
 
-    def sample(self, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
     def get_config(self) -> Dict[str, Any]:
         return {"seed": self.seed}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Initializer":
+    def from_config(cls, config: Dict[str, Any]) -> Initializer:
         return cls(**config)
 
 
@@ -44,15 +44,15 @@ class Zeros(Initializer):
     def __init__(self) -> None:
         super().__init__()
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.zeros(shape)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {}
 
 
 class Ones(Zeros):
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.ones(shape)
 
 
@@ -61,10 +61,10 @@ class Constant(Initializer):
         super().__init__()
         self.value = float(value)
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, self.value)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {"value": self.value}
 
 
@@ -73,17 +73,17 @@ class RandomNormal(Initializer):
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mean, self.stddev, shape)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class TruncatedNormal(RandomNormal):
     """Normal values redrawn until within two standard deviations of the mean."""
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         values = rng.standard_normal(shape)
         outside = np.abs(values) > 2
         while outside.any():
@@ -97,14 +97,14 @@ class RandomUniform(Initializer):
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.minval, self.maxval, shape)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-def _fans(shape: tuple) -> tuple:
+def _fans(shape: Tuple[int, ...]) -> Tuple[int, int]:
     """Keras' fan_in, fan_out: the last two axes, times the receptive field of the others."""
     if len(shape) < 1:
         return 1, 1
@@ -123,10 +123,11 @@ class VarianceScaling(Initializer):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
-            raise ValueError(f"distribution must be 'truncated_normal', 'untruncated_normal' or 'uniform', got {distribution!r}")
+            raise ValueError("distribution must be 'truncated_normal', 'untruncated_normal' or 'uniform', "
+                             f"got {distribution!r}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, n)
@@ -138,19 +139,19 @@ class VarianceScaling(Initializer):
         # The standard deviation of a unit normal truncated to [-2, 2].
         return TruncatedNormal(0.0, math.sqrt(variance) / 0.87962566103423978).sample(shape, rng)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
 
 
-def _scaling(name: str, scale: float, mode: str, distribution: str) -> type:
-    def __init__(self, seed: Optional[int] = None) -> None:
+def _scaling(name: str, scale: float, mode: str, distribution: str) -> Type[VarianceScaling]:
+    def __init__(self: VarianceScaling, seed: Optional[int] = None) -> None:
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
-    def get_config(self):
+    def get_config(self: VarianceScaling) -> Dict[str, Any]:
         return {"seed": self.seed}
 
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                           "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."})
+    doc = f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
 
 
 GlorotUniform = _scaling("GlorotUniform", 1.0, "fan_avg", "uniform")
@@ -168,7 +169,7 @@ class Orthogonal(Initializer):
         super().__init__(seed)
         self.gain = gain
 
-    def sample(self, shape, rng):
+    def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of rank 2 or more, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
@@ -179,14 +180,14 @@ class Orthogonal(Initializer):
             q = q.T
         return self.gain * q.reshape(shape)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {"gain": self.gain, "seed": self.seed}
 
 
-_CLASSES = {cls.__name__: cls for cls in (
+_CLASSES: Dict[str, Type[Initializer]] = {cls.__name__: cls for cls in (
     Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
     GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal)}
-_NAMES = {
+_NAMES: Dict[str, Type[Initializer]] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,

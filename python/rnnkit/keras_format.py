@@ -199,7 +199,7 @@ def _read_group(group: Any, layer: Any, path: str, filepath: str) -> List[Tuple[
     """(variable, array) for the layer and its sub-layers from their h5 group."""
     pairs = []
     own = _own_weights(layer)
-    stored = group["vars"] if "vars" in group else {}
+    stored = group.get("vars", {})
     if len(stored) != len(own):
         raise _error(filepath, f"{path}/vars holds {len(stored)} arrays; {layer.name} has {len(own)} weights")
     for k, variable in enumerate(own):
@@ -330,7 +330,7 @@ def _to_keras(value: Any) -> Any:
 def _keras_model_config(model: Any) -> Dict[str, Any]:
     from . import layers as layers_module
 
-    config = _to_keras(layers_module.serialize(model))
+    config: Dict[str, Any] = _to_keras(layers_module.serialize(model))
     if config["class_name"] == "Sequential":
         config["module"] = "keras"
     else:

@@ -13,7 +13,7 @@ The function forms (``mean_squared_error(y_true, y_pred)``, ...) return per-samp
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Type, Union, cast
 
 import numpy as np
 
@@ -52,7 +52,7 @@ Backward = Callable[[np.ndarray], np.ndarray]
 def _float_dtype(x: np.ndarray, dtype: Any = None) -> np.dtype:
     """The compute dtype: ``dtype`` if given, else x's float dtype, else float32 (Keras' floatx)."""
     if dtype is not None:
-        return np.dtype(dtype)
+        return cast(np.dtype, np.dtype(dtype))
     return x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
 
 
@@ -61,7 +61,7 @@ def _mean_last(values: np.ndarray) -> np.ndarray:
     losses run once per training step on small arrays); over one entry, that entry."""
     if values.shape[-1] == 1:
         return values.reshape(values.shape[:-1])
-    return np.add.reduce(values, axis=-1) / values.shape[-1]
+    return cast(np.ndarray, np.add.reduce(values, axis=-1) / values.shape[-1])
 
 
 def _align(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -94,12 +94,12 @@ def _clip_bounds(dtype: np.dtype) -> Tuple[Any, Any]:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    return cast(np.ndarray, np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False))
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return cast(np.ndarray, z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True)))
 
 
 def _broadcast_weights(sample_weight: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -151,7 +151,7 @@ def _mse(y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, Backward]:
     scale = 2.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * diff * g[..., None]).reshape(y_pred.shape)
+        return cast(np.ndarray, (scale * diff * g[..., None]).reshape(y_pred.shape))
 
     return _mean_last(np.square(diff)), backward
 
@@ -162,22 +162,22 @@ def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[np.ndarray, Backward]:
     scale = 1.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * np.sign(diff) * g[..., None]).reshape(y_pred.shape)
+        return cast(np.ndarray, (scale * np.sign(diff) * g[..., None]).reshape(y_pred.shape))
 
     return _mean_last(np.abs(diff)), backward
 
 
 def _huber(y_true: np.ndarray, y_pred: np.ndarray, delta: float = 1.0) -> Tuple[np.ndarray, Backward]:
     t, p = _align("huber", y_true, y_pred)
-    delta = np.asarray(delta, dtype=p.dtype)
+    threshold = np.asarray(delta, dtype=p.dtype)
     diff = p - t
-    small = np.abs(diff) <= delta
-    elementwise = np.where(small, 0.5 * np.square(diff), delta * np.abs(diff) - 0.5 * np.square(delta))
-    derivative = np.where(small, diff, delta * np.sign(diff))
+    small = np.abs(diff) <= threshold
+    elementwise = np.where(small, 0.5 * np.square(diff), threshold * np.abs(diff) - 0.5 * np.square(threshold))
+    derivative = np.where(small, diff, threshold * np.sign(diff))
     scale = 1.0 / diff.shape[-1]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * derivative * g[..., None]).reshape(y_pred.shape)
+        return cast(np.ndarray, (scale * derivative * g[..., None]).reshape(y_pred.shape))
 
     return _mean_last(elementwise).astype(p.dtype, copy=False), backward
 
@@ -200,7 +200,7 @@ def _binary_crossentropy(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bo
     scale = 1.0 / p.shape[axis]
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (scale * derivative * np.expand_dims(g, axis)).reshape(y_pred.shape)
+        return cast(np.ndarray, (scale * derivative * np.expand_dims(g, axis)).reshape(y_pred.shape))
 
     return np.mean(elementwise, axis=axis), backward
 
@@ -225,7 +225,7 @@ def _categorical_crossentropy(y_true: np.ndarray, y_pred: np.ndarray, from_logit
         derivative = (a - np.sum(a * q, axis=axis, keepdims=True)) / total  # through q = p / sum(p)
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return (derivative * np.expand_dims(g, axis)).reshape(y_pred.shape)
+        return cast(np.ndarray, (derivative * np.expand_dims(g, axis)).reshape(y_pred.shape))
 
     return values, backward
 
@@ -296,7 +296,7 @@ def _sparse_categorical_crossentropy(y_true: np.ndarray, y_pred: np.ndarray, fro
     derivative = derivative.astype(p.dtype, copy=False)
 
     def backward(g: np.ndarray) -> np.ndarray:
-        return derivative * g[..., None]
+        return cast(np.ndarray, derivative * g[..., None])
 
     return values, backward, valid
 
@@ -431,11 +431,12 @@ class Loss:
         return np.asarray(self.call(y_true, y_pred)), None, None
 
     # Public API --------------------------------------------------------------------------
-    def _inputs(self, y_true: Any, y_pred: Any) -> Tuple[Optional[np.ndarray], np.ndarray, np.dtype]:
+    def _inputs(self, y_true: Any, y_pred: Any) -> Tuple[np.ndarray, np.ndarray, np.dtype]:
         y_pred = np.asarray(y_pred)
         dtype = _float_dtype(y_pred, self._dtype)
         t = None if y_true is None else self._convert_y_true(np.asarray(y_true), dtype)
-        return t, y_pred.astype(dtype, copy=False), dtype
+        # A missing y_true goes on as None: each loss raises its own ValueError for it (_align).
+        return cast(np.ndarray, t), y_pred.astype(dtype, copy=False), dtype
 
     @staticmethod
     def _combined_mask(values: np.ndarray, own: Optional[np.ndarray], mask: Any) -> Optional[np.ndarray]:
@@ -451,7 +452,7 @@ class Loss:
             except ValueError:
                 raise ValueError(f"the mask of shape {mask.shape} does not match the per-sample losses of shape "
                                  f"{values.shape}") from None
-        return mask if own is None else (mask & own)
+        return mask if own is None else cast(np.ndarray, mask & own)
 
     def _convert_y_true(self, y_true: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return y_true.astype(dtype, copy=False)
@@ -489,6 +490,7 @@ class Loss:
         t, p, dtype = self._inputs(y_true, y_pred_array)
         values, backward, own = self._forward(t, p, need_backward=True)
         loss, coefficient = _reduce(values, sample_weight, self._combined_mask(values, own, mask), self.reduction)
+        assert backward is not None and coefficient is not None  # need_backward, and a reduction
         out_dtype = y_pred_array.dtype if y_pred_array.dtype.kind == "f" else dtype
         grad = np.asarray(backward(coefficient)).reshape(y_pred_array.shape).astype(out_dtype, copy=False)
         return float(loss), grad
@@ -497,7 +499,7 @@ class Loss:
         return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Loss":
+    def from_config(cls, config: Dict[str, Any]) -> Loss:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -696,7 +698,7 @@ def serialize(loss: Optional[Loss]) -> Optional[Dict[str, Any]]:
     return serialize_object(loss)
 
 
-def deserialize(config: Union[None, str, Dict[str, Any]],
+def deserialize(config: Union[str, Dict[str, Any], None],
                 custom_objects: Optional[Dict[str, Type[Loss]]] = None) -> Optional[Loss]:
     """The loss described by :func:`serialize`'s dict (or a name, as :func:`get`)."""
     if config is None:
@@ -730,7 +732,7 @@ def get(identifier: Any) -> Optional[Loss]:
     if _hashable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
     if callable(getattr(identifier, "value_and_grad", None)):
-        return identifier
+        return cast(Loss, identifier)  # it computes its own gradient, which is all fit asks of a Loss
     if callable(identifier):
         raise TypeError(
             f"loss {getattr(identifier, '__name__', identifier)!r} is a plain function: rnnkit has no "

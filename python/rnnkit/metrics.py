@@ -14,9 +14,10 @@ does.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import losses as losses_module
 from .losses import EPSILON, _align, _broadcast_weights, _snake_case, mean_absolute_error, mean_squared_error
@@ -66,7 +67,7 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndar
     """
     y_true, y_pred = _align("binary_accuracy", np.asarray(y_true), np.asarray(y_pred))
     predicted = (y_pred > threshold).astype(y_true.dtype)
-    return np.mean(y_true == predicted, axis=-1)
+    return cast(np.ndarray, np.mean(y_true == predicted, axis=-1))
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -83,7 +84,7 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     if y_true.shape != y_pred.shape or y_pred.ndim == 0:
         raise ValueError("categorical_accuracy: y_true and y_pred must have the same shape (..., C), got "
                          f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}")
-    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
+    return cast(np.ndarray, (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64))
 
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -102,7 +103,7 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     if y_pred.ndim == 0 or labels.shape != y_pred.shape[:-1]:
         raise ValueError("sparse_categorical_accuracy: y_true must hold one class id per prediction, got "
                          f"y_true.shape={np.shape(y_true)} and y_pred.shape={y_pred.shape}")
-    return (labels == np.argmax(y_pred, axis=-1)).astype(np.float64)
+    return cast(np.ndarray, (labels == np.argmax(y_pred, axis=-1)).astype(np.float64))
 
 
 # ---------------------------------------------------------------------------------- classes
@@ -110,7 +111,7 @@ def _in_top_k(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
     """1 where the target class's score is among the ``k`` highest of its row (ties with the
     k-th score count as in, as Keras' ``ops.in_top_k``), else 0."""
     target_scores = np.take_along_axis(scores, targets[..., None], axis=-1)
-    return (np.sum(scores > target_scores, axis=-1) < k).astype(np.float64)
+    return cast(np.ndarray, (np.sum(scores > target_scores, axis=-1) < k).astype(np.float64))
 
 
 def _check_k(k: Any) -> int:
@@ -193,7 +194,7 @@ class Metric:
         return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Metric":
+    def from_config(cls, config: Dict[str, Any]) -> Metric:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -208,7 +209,7 @@ class Mean(Metric):
         name, dtype: as for :class:`Metric`.
     """
 
-    def __init__(self, name: str = "mean", dtype: Any = None) -> None:
+    def __init__(self, name: Optional[str] = "mean", dtype: Any = None) -> None:
         super().__init__(dtype=dtype, name=name)
         self.total = 0.0
         self.count = 0.0
@@ -253,7 +254,8 @@ class MeanMetricWrapper(Mean):
         self._fn = fn
         self._fn_kwargs = kwargs
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    # Keras' metric signature over Mean's update_state(values, sample_weight).
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Adds a batch.
 
         Args:
@@ -267,7 +269,7 @@ class MeanMetricWrapper(Mean):
         return {**super().get_config(), "fn": getattr(self._fn, "__name__", repr(self._fn)), **self._fn_kwargs}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Metric":
+    def from_config(cls, config: Dict[str, Any]) -> Metric:
         config = dict(config)
         if isinstance(config.get("fn"), str):
             name = config["fn"]
@@ -363,7 +365,8 @@ class RootMeanSquaredError(Mean):
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    # Keras' metric signature over Mean's update_state(values, sample_weight).
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Adds a batch: ``y_true`` and ``y_pred`` of one shape ``(N, ...)``, ``sample_weight``
         ``(N,)`` or broadcastable to it."""
         y_true, y_pred = _align("root_mean_squared_error", np.asarray(y_true, np.float64),
@@ -418,10 +421,11 @@ class SparseTopKCategoricalAccuracy(_TopKAccuracy):
         super().__init__(k, name, dtype)
 
 
-def _divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _divide_no_nan(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """a / b, 0 where b is 0 (Keras' ``ops.divide_no_nan``)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+    numerator, denominator = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.divide(numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape),
+                     where=denominator != 0)
 
 
 def _thresholds(owner: str, thresholds: Any, default: float) -> np.ndarray:
@@ -454,7 +458,7 @@ class _ConfusionCounts(Metric):
         positive, negative = weights * label, weights * ~label
 
         def total(hit: np.ndarray, weight: np.ndarray) -> np.ndarray:
-            return np.einsum("tn...,n...->t...", hit, weight)
+            return cast(np.ndarray, np.einsum("tn...,n...->t...", hit, weight))
 
         self.true_positives += total(predicted, positive)
         self.false_positives += total(predicted, negative)
@@ -601,7 +605,7 @@ class AUC(_ConfusionCounts):
 
     @property
     def thresholds(self) -> List[float]:
-        return self._thresholds.tolist()
+        return cast(List[float], self._thresholds.tolist())
 
     def reset_state(self) -> None:
         labels = self.num_labels if self.multi_label else None
@@ -878,7 +882,7 @@ def serialize(metric: Optional[Metric]) -> Optional[Dict[str, Any]]:
     return serialize_object(metric)
 
 
-def deserialize(config: Union[None, str, Dict[str, Any]],
+def deserialize(config: Union[str, Dict[str, Any], None],
                 custom_objects: Optional[Dict[str, Any]] = None) -> Optional[Metric]:
     """The metric described by :func:`serialize`'s dict (or a name, as :func:`get`).
 
@@ -891,7 +895,7 @@ def deserialize(config: Union[None, str, Dict[str, Any]],
     if isinstance(config, str):
         return get(config)
     custom = custom_objects or {}
-    classes = {**_CLASSES, **{k: v for k, v in custom.items() if isinstance(v, type)}}
+    classes: Dict[str, Type[Metric]] = {**_CLASSES, **{k: v for k, v in custom.items() if isinstance(v, type)}}
     cls, options = class_and_config(config, classes, "metric", custom_objects_allowed=True)
     if isinstance(options.get("fn"), str) and options["fn"] in custom:
         options["fn"] = custom[options["fn"]]

@@ -45,7 +45,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, cast
 
 import numpy as np
 
@@ -190,7 +190,7 @@ def _check_shape(name: str, array: np.ndarray, shape: Tuple[int, ...]) -> None:
 #: Arrays larger than this many elements are checked for NaN and infinity block by block.
 _FINITE_BLOCK = 1 << 20
 
-_NO_BACKWARD: contextvars.ContextVar = contextvars.ContextVar("rnnkit_ops_no_backward", default=False)
+_NO_BACKWARD: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_ops_no_backward", default=False)
 
 
 @contextlib.contextmanager
@@ -205,7 +205,7 @@ def no_backward() -> Iterator[None]:
         _NO_BACKWARD.reset(token)
 
 
-_TRUSTED: contextvars.ContextVar = contextvars.ContextVar("rnnkit_ops_trusted", default=False)
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_ops_trusted", default=False)
 
 
 @contextlib.contextmanager
@@ -349,7 +349,7 @@ def _sequence_mask(x: np.ndarray, mask: Any, lengths: Any) -> Optional[np.ndarra
             f"'lengths' must lie in [0, time] = [0, {time}], got values from "
             f"{lengths.min()} to {lengths.max()}"
         )
-    return np.arange(time)[None, :] < lengths[:, None]
+    return cast(np.ndarray, np.arange(time)[None, :] < lengths[:, None])
 
 
 def _recurrent_result(
@@ -406,7 +406,8 @@ def simple_rnn_forward(
         a["recurrent_dropout_mask"], activation, go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
+    def backward(dy: Optional[np.ndarray] = None, dh: Optional[np.ndarray] = None,
+                 dc: Optional[np.ndarray] = None, keep_state_gradients: bool = False) -> Dict[str, np.ndarray]:
         return _core.simple_rnn_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
             a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, go_backwards, keep_state_gradients,
@@ -468,7 +469,8 @@ def lstm_forward(
         go_backwards, return_sequences, not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
+    def backward(dy: Optional[np.ndarray] = None, dh: Optional[np.ndarray] = None,
+                 dc: Optional[np.ndarray] = None, keep_state_gradients: bool = False) -> Dict[str, np.ndarray]:
         return _core.lstm_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["peephole_kernel"], m,
             a["recurrent_dropout_mask"], forward[-1], dy, dh, dc, activation, recurrent_activation, go_backwards,
@@ -523,10 +525,12 @@ def gru_forward(
     m = _sequence_mask(a["x"], mask, lengths)
     forward = _core.gru_forward(
         a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], m,
-        a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences, not _NO_BACKWARD.get(),
+        a["recurrent_dropout_mask"], activation, recurrent_activation, reset_after, go_backwards, return_sequences,
+        not _NO_BACKWARD.get(),
     )
 
-    def backward(dy=None, dh=None, dc=None, keep_state_gradients=False):
+    def backward(dy: Optional[np.ndarray] = None, dh: Optional[np.ndarray] = None,
+                 dc: Optional[np.ndarray] = None, keep_state_gradients: bool = False) -> Dict[str, np.ndarray]:
         return _core.gru_backward(
             a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], m,
             a["recurrent_dropout_mask"], forward[-1], dy, dh, activation, recurrent_activation,
@@ -560,7 +564,7 @@ def dense_forward(
     # since ``output`` is the caller's to change. A linear layer's derivative does not read it.
     y_kept = y if activation == "linear" or _unprotected() else y.copy()
 
-    def backward(dy):
+    def backward(dy: np.ndarray) -> Dict[str, np.ndarray]:
         return _core.dense_backward(a["x"], a["kernel"], a["bias"], y_kept, dy, activation)
 
     return DenseResult(y, backward)
@@ -628,26 +632,30 @@ def _step_error(error: Exception, step_name: str, sequence_function: str) -> Exc
         message = message.replace(sequence_name, step_argument)
     try:
         return type(error)(f"{step_name}: {message}")
-    except Exception:  # an exception type that takes other arguments: leave it as it is
+    except Exception:  # noqa: BLE001 - an exception type that takes other arguments: leave it as it is
         return error
 
 
-def simple_rnn_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh") -> StepResult:
+def simple_rnn_step(x: np.ndarray, h_prev: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray,
+                    bias: Optional[np.ndarray] = None, *, activation: str = "tanh") -> StepResult:
     """One SimpleRNN step. x ``(N, F)``, h_prev ``(N, H)``; weights as in simple_rnn_forward."""
     return _step("simple_rnn_step", simple_rnn_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel,
                  bias=bias, h0=h_prev, activation=activation)
 
 
-def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias=None, *, peephole_kernel=None,
-              activation="tanh", recurrent_activation="sigmoid") -> StepResult:
+def lstm_step(x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, kernel: np.ndarray,
+              recurrent_kernel: np.ndarray, bias: Optional[np.ndarray] = None, *,
+              peephole_kernel: Optional[np.ndarray] = None, activation: str = "tanh",
+              recurrent_activation: str = "sigmoid") -> StepResult:
     """One LSTM step. x ``(N, F)``, h_prev and c_prev ``(N, H)``; weights as in lstm_forward."""
     return _step("lstm_step", lstm_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
                  h0=h_prev, c0=c_prev, peephole_kernel=peephole_kernel, activation=activation,
                  recurrent_activation=recurrent_activation)
 
 
-def gru_step(x, h_prev, kernel, recurrent_kernel, bias=None, *, activation="tanh",
-             recurrent_activation="sigmoid", reset_after=True) -> StepResult:
+def gru_step(x: np.ndarray, h_prev: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray,
+             bias: Optional[np.ndarray] = None, *, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+             reset_after: bool = True) -> StepResult:
     """One GRU step. x ``(N, F)``, h_prev ``(N, H)``; weights as in gru_forward."""
     return _step("gru_step", gru_forward, x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
                  h0=h_prev, activation=activation, recurrent_activation=recurrent_activation,

@@ -29,7 +29,22 @@ import re
 import sys
 import types
 import warnings
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union, cast
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 import numpy as np
 
@@ -57,6 +72,8 @@ __all__ = [
     "deserialize",
 ]
 
+T = TypeVar("T")
+
 
 def _scalar(value: np.ndarray) -> Union[float, np.ndarray]:
     return float(value) if np.ndim(value) == 0 else value
@@ -77,7 +94,7 @@ class LearningRateSchedule:
             f"Learning rate schedule '{type(self).__name__}' must override get_config() in order to be serializable")
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "LearningRateSchedule":
+    def from_config(cls, config: Dict[str, Any]) -> LearningRateSchedule:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -330,8 +347,8 @@ def _deserialize_schedule(config: Dict[str, Any],
                           custom_objects: Optional[Dict[str, Any]] = None) -> LearningRateSchedule:
     """A schedule from ``{"class_name": ..., "config": ...}`` (other keys, e.g. Keras'
     ``module``, are ignored); ``custom_objects`` maps names to user schedule classes."""
-    cls, options = class_and_config(config, {**_SCHEDULES, **(custom_objects or {})},
-                                    "learning rate schedule", custom_objects_allowed=True)
+    classes: Dict[str, Type[LearningRateSchedule]] = {**_SCHEDULES, **(custom_objects or {})}
+    cls, options = class_and_config(config, classes, "learning rate schedule", custom_objects_allowed=True)
     return cls.from_config(options)
 
 
@@ -343,7 +360,7 @@ schedules = types.ModuleType(f"{__name__}.schedules", "Learning-rate schedules, 
 for _obj in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, CosineDecay, PolynomialDecay,
              InverseTimeDecay, CosineDecayRestarts, _serialize_schedule, _deserialize_schedule):
     setattr(schedules, _obj.__name__, _obj)
-schedules.__all__ = [n for n in vars(schedules) if not n.startswith("_")]
+schedules.__all__ = [n for n in vars(schedules) if not n.startswith("_")]  # type: ignore[attr-defined]
 sys.modules[schedules.__name__] = schedules
 del _obj
 
@@ -364,20 +381,20 @@ class LearningRateVariable(float):
     = value`` does), ``numpy()`` gives it as a NumPy float64. For a schedule (or a callable), it is
     the rate of the current step, and ``assign`` raises TypeError."""
 
-    _optimizer: "Optimizer"
+    _optimizer: Optimizer
 
-    def __new__(cls, value: float, optimizer: "Optimizer") -> "LearningRateVariable":
+    def __new__(cls, value: float, optimizer: Optimizer) -> LearningRateVariable:
         rate = super().__new__(cls, value)
         rate._optimizer = optimizer
         return rate
 
-    def assign(self, value: Any) -> "LearningRateVariable":
+    def assign(self, value: Any) -> LearningRateVariable:
         """Sets the optimizer's learning rate to ``value`` (a float); returns the new rate."""
         self._optimizer.learning_rate = value
         return self._optimizer.learning_rate
 
     def numpy(self) -> np.float64:
-        return np.float64(self)
+        return cast(np.float64, np.float64(self))
 
     @property
     def value(self) -> float:
@@ -410,6 +427,12 @@ def _check_count(owner: str, name: str, value: Any) -> Optional[int]:
     return int(value)
 
 
+@overload
+def _check_setting(owner: str, name: str, value: float, low: float, high: float = ...,
+                   open_low: bool = ..., open_high: bool = ...) -> float: ...
+@overload
+def _check_setting(owner: str, name: str, value: Optional[float], low: float, high: float = ...,
+                   open_low: bool = ..., open_high: bool = ...) -> Optional[float]: ...
 def _check_setting(owner: str, name: str, value: Any, low: float, high: float = math.inf,
                    open_low: bool = False, open_high: bool = False) -> Optional[float]:
     """An optimizer's numeric setting as a float (``None`` stays ``None``): TypeError unless a
@@ -482,8 +505,8 @@ class Optimizer:
             else _check_rate(learning_rate))
         self._slots: Dict[str, Dict[str, np.ndarray]] = {}
         self._trainable_variables: List[Variable] = []
-        self._exclude_paths: set = set()
-        self._exclude_pattern: Optional[re.Pattern] = None
+        self._exclude_paths: Set[str] = set()
+        self._exclude_pattern: Optional[re.Pattern[str]] = None
 
     # ------------------------------------------------------------------ learning rate
     def _current_learning_rate(self) -> float:
@@ -693,10 +716,11 @@ class Optimizer:
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss.", stacklevel=2)
         first_update = self.iterations == 0
+        update: Optional[List[np.ndarray]] = gradients
         if self.gradient_accumulation_steps:
-            gradients = self._accumulate(gradients, variables)
-        if gradients is not None:
-            self._update(self._clip_gradients(gradients), variables)
+            update = self._accumulate(gradients, variables)
+        if update is not None:
+            self._update(self._clip_gradients(update), variables)
         if self.use_ema:
             self._update_moving_averages(given, first_update)
         for variable in given:  # constraints project the weights after every step, as Keras
@@ -735,7 +759,7 @@ class Optimizer:
         """``average = m * average + (1 - m) * w`` (m = 0 until the first update is done, so the
         averages start from the weights); every ``ema_overwrite_frequency`` updates the
         averages are written into the variables."""
-        momentum = 0.0 if first_update else cast(float, self.ema_momentum)
+        momentum = 0.0 if first_update else self.ema_momentum
         for variable in variables:
             average = self._slots[variable.path]["average"]
             m = variable.dtype.type(momentum)
@@ -761,11 +785,11 @@ class Optimizer:
 
     @staticmethod
     def _as_gradient(gradient: Any, variable: Variable) -> np.ndarray:
-        gradient = np.asarray(gradient, dtype=variable.dtype)
-        if gradient.shape != variable.shape:
-            raise ValueError(f"gradient of shape {gradient.shape} for variable '{variable.path}' of shape "
+        array = np.asarray(gradient, dtype=variable.dtype)
+        if array.shape != variable.shape:
+            raise ValueError(f"gradient of shape {array.shape} for variable '{variable.path}' of shape "
                              f"{variable.shape}")
-        return gradient
+        return array
 
     def _clip_gradients(self, grads: List[np.ndarray]) -> List[np.ndarray]:
         if self.clipnorm and self.clipnorm > 0:
@@ -781,7 +805,7 @@ class Optimizer:
 
     def _clip_by_norm(self, gradient: np.ndarray) -> np.ndarray:
         clipnorm = gradient.dtype.type(self.clipnorm)
-        return gradient * clipnorm / np.maximum(np.sqrt(np.sum(np.square(gradient))), clipnorm)
+        return cast(np.ndarray, gradient * clipnorm / np.maximum(np.sqrt(np.sum(np.square(gradient))), clipnorm))
 
     def _apply_weight_decay(self, variables: Sequence[Variable], learning_rate: float) -> None:
         if self.weight_decay is None:
@@ -816,7 +840,7 @@ class Optimizer:
                 "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Optimizer":
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> Optimizer:
         """An optimizer from :meth:`get_config` output (Keras 3 configs load too, if they leave
         loss scaling off).
 
@@ -835,7 +859,8 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate} iterations={self.iterations}>"
+        return (f"<{type(self).__name__} name={self.name} learning_rate={self.learning_rate} "
+                f"iterations={self.iterations}>")
 
 
 class _FusedOptimizer(Optimizer):
@@ -855,7 +880,7 @@ class _FusedOptimizer(Optimizer):
             raise ValueError(f"{type(self).__name__}: convention must be 'keras' or 'torch', got {convention!r}")
         self.convention = convention
 
-    def _default(self, value: Any, keras: Any, torch: Any) -> Any:
+    def _default(self, value: Optional[T], keras: float, torch: float) -> Union[T, float]:
         """An argument left as None takes the convention's default."""
         return value if value is not None else (torch if self.convention == "torch" else keras)
 
@@ -928,9 +953,9 @@ class SGD(_FusedOptimizer):
         momentum: in ``[0, 1]``.
         nesterov: use Nesterov momentum.
         convention: ``"keras"`` or ``"torch"``.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False,
@@ -973,9 +998,9 @@ class Adam(_FusedOptimizer):
         epsilon: added to ``sqrt(v)`` (outside the root); default 1e-7 (Keras) or 1e-8 (torch).
         amsgrad: use the AMSGrad variant.
         convention: ``"keras"`` or ``"torch"``.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
@@ -1008,8 +1033,9 @@ class AdamW(Adam):
         learning_rate: float or schedule.
         weight_decay: the decay rate; default 0.004 (Keras) or 0.01 (torch).
         beta_1, beta_2, epsilon, amsgrad, convention: as for :class:`Adam`.
-        clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments use_ema,
-            ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for :class:`Optimizer`.
+        clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, weight_decay: Any = _BY_CONVENTION,
@@ -1047,9 +1073,9 @@ class RMSprop(_FusedOptimizer):
         epsilon: added under the square root (outside it for torch); default 1e-7 or 1e-8.
         centered: normalise by the estimated variance instead of the second moment.
         convention: ``"keras"`` or ``"torch"``.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: Optional[LearningRate] = None, rho: Optional[float] = None,
@@ -1096,9 +1122,9 @@ class Adagrad(_FusedOptimizer):
             0.1 (Keras) or 0 (torch).
         epsilon: added under the square root (outside it for torch); default 1e-7 or 1e-10.
         convention: ``"keras"`` or ``"torch"``.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: Optional[LearningRate] = None, initial_accumulator_value: Optional[float] = None,
@@ -1137,9 +1163,9 @@ class Nadam(_FusedOptimizer):
         learning_rate: float, schedule or callable.
         beta_1, beta_2: the decay rates of the first and second moments.
         epsilon: added to the root.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
@@ -1153,7 +1179,7 @@ class Nadam(_FusedOptimizer):
     _rule, _slot_order = "nadam", ("momentum", "velocity", None)
 
     def _u(self, t: int) -> float:
-        return cast(float, self.beta_1) * (1.0 - 0.5 * 0.96 ** t)
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
 
     def _slot_initial_values(self) -> Dict[str, float]:
         return {"momentum": 0.0, "velocity": 0.0}
@@ -1178,9 +1204,9 @@ class Adamax(_FusedOptimizer):
         beta_1: the first moment's decay rate.
         beta_2: the infinity norm's decay rate.
         epsilon: added to the norm.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
@@ -1211,9 +1237,9 @@ class Adadelta(_FusedOptimizer):
         learning_rate: float, schedule or callable (Keras' default 0.001; Zeiler's paper uses 1).
         rho: the decay rate of both averages.
         epsilon: added under the roots.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.95, epsilon: float = 1e-7,
@@ -1244,9 +1270,9 @@ class Lion(_FusedOptimizer):
         learning_rate: float, schedule or callable (Lion wants a rate 3-10x below Adam's).
         beta_1: the weight of the momentum in the update's sign, in (0, 1].
         beta_2: the momentum's decay rate.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.99,
@@ -1285,9 +1311,9 @@ class Ftrl(_FusedOptimizer):
         l1_regularization_strength, l2_regularization_strength: at least 0.
         l2_shrinkage_regularization_strength: a magnitude penalty on the gradient, at least 0.
         beta: added to the l2 term as ``beta / (2 * lr)``.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, name, and the keyword arguments
-            use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: as for
-            :class:`Optimizer`.
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name: as for :class:`Optimizer`.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps: keyword
+            arguments, as for :class:`Optimizer`.
     """
 
     def __init__(self, learning_rate: LearningRate = 0.001, learning_rate_power: float = -0.5,
@@ -1311,7 +1337,7 @@ class Ftrl(_FusedOptimizer):
     _rule, _slot_order = "ftrl", ("accumulator", "linear", None)
 
     def _slot_initial_values(self) -> Dict[str, float]:
-        return {"accumulator": cast(float, self.initial_accumulator_value), "linear": 0.0}
+        return {"accumulator": self.initial_accumulator_value, "linear": 0.0}
 
     def _rule_settings(self) -> Dict[str, Any]:
         return {"learning_rate_power": self.learning_rate_power, "l1": self.l1_regularization_strength,
@@ -1328,7 +1354,8 @@ class Ftrl(_FusedOptimizer):
 
 
 # ---------------------------------------------------------------------------- lookup
-_OPTIMIZERS: Dict[str, Type[Optimizer]] = {
+# Each built-in optimizer, made with its defaults by calling it.
+_OPTIMIZERS: Dict[str, Callable[[], Optimizer]] = {
     cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax, Adadelta, Lion, Ftrl)}
 
 

@@ -184,9 +184,9 @@ def plot_gradient_norms(traces: Mapping[str, LayerTrace], state: str = "h", *, p
                          "(only LSTM layers have a cell state)")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
-    for label, norms in lines.items():
-        ax.plot(np.arange(len(norms)), norms, label=label)
-    if all(np.all(norms > 0) for norms in lines.values()):
+    for label, curve in lines.items():
+        ax.plot(np.arange(len(curve)), curve, label=label)
+    if all(np.all(curve > 0) for curve in lines.values()):
         ax.set_yscale("log")
     ax.set_xlabel("time step t (processing order)")
     ax.set_ylabel(f"||dL/d{state}_t||")

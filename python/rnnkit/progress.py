@@ -27,7 +27,7 @@ Values = Union[Sequence[Tuple[str, Any]], Mapping[str, Any], None]
 _clock: Callable[[], float] = time.monotonic
 
 # The Progbar whose terminal line is drawn but not yet ended by a newline, if any.
-_open_line: Optional["Progbar"] = None
+_open_line: Optional[Progbar] = None
 
 
 # ---------------------------------------------------------------------- output
@@ -69,7 +69,7 @@ def _in_notebook() -> bool:
         return False
     try:
         shell = get_ipython()
-    except Exception:
+    except Exception:  # noqa: BLE001 - an IPython that cannot answer is no notebook
         return False
     return shell is not None and getattr(shell, "kernel", None) is not None
 
@@ -143,10 +143,10 @@ def format_value(value: Any) -> str:
 def format_eta(seconds: float) -> str:
     """``1:02:03`` above an hour, ``2:03`` above a minute, else ``45s``."""
     if seconds > 3600:
-        return "%d:%02d:%02d" % (seconds // 3600, (seconds % 3600) // 60, seconds % 60)
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
     if seconds > 60:
-        return "%d:%02d" % (seconds // 60, seconds % 60)
-    return "%ds" % seconds
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{int(seconds)}s"
 
 
 def format_time_per_unit(seconds: float, unit_name: str = "step") -> str:
@@ -223,7 +223,7 @@ class Progbar:
     def _averaged(self, name: str) -> bool:
         if self.stateless_metrics is not None:
             return name in self.stateless_metrics
-        return name not in self.stateful_metrics
+        return name not in (self.stateful_metrics or ())
 
     def _record(self, current: int, values: Values, finalize: bool) -> None:
         items = values.items() if isinstance(values, Mapping) else (values or ())

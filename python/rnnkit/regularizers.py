@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Union, cast
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Regularizer:
         return {}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Regularizer":
+    def from_config(cls, config: Dict[str, Any]) -> Regularizer:
         return cls(**config)
 
 
@@ -38,7 +38,7 @@ class L1L2(Regularizer):
         return float(self.l1 * np.abs(x).sum() + self.l2 * np.square(x).sum())
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
-        return (self.l1 * np.sign(x) + 2 * self.l2 * x).astype(x.dtype, copy=False)
+        return cast(np.ndarray, (self.l1 * np.sign(x) + 2 * self.l2 * x).astype(x.dtype, copy=False))
 
     def get_config(self) -> Dict[str, Any]:
         return {"l1": self.l1, "l2": self.l2}
@@ -83,7 +83,7 @@ def deserialize(config: Optional[Dict[str, Any]]) -> Optional[Regularizer]:
     return cls.from_config(options)
 
 
-def get(identifier: Union[None, str, Dict[str, Any], Regularizer]) -> Optional[Regularizer]:
+def get(identifier: Union[str, Dict[str, Any], Regularizer, None]) -> Optional[Regularizer]:
     """A regularizer from ``None``, a name (``"l1"``, ``"l2"``, ``"l1_l2"``), a config dict or an instance."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier

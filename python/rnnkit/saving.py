@@ -1,10 +1,11 @@
 """Model files without pickle: a zip archive of JSON and ``.npy`` arrays.
 
 Format (``format_version`` 1), a zip archive holding:
+
 - ``metadata.json``: ``{"format": "rnnkit-model" | "rnnkit-weights", "format_version": 1,
   "rnnkit_version": ..., "saved_at": ISO-8601 time}``;
-- ``config.json`` (models only): ``{"class_name": the model's class, found in the layer registry, "config": model.get_config(),
-  "compile_config": {...} | null}``;
+- ``config.json`` (models only): ``{"class_name": the model's class, found in the layer registry,
+  "config": model.get_config(), "compile_config": {...} | null}``;
 - ``weights/NNNN.npy``: the model's weights in ``model.weights`` order, with
   ``weights/index.json`` listing each one's path, shape and dtype;
 - ``optimizer/NNNN.npy`` and ``optimizer/index.json`` (models only, when compiled): the
@@ -60,7 +61,7 @@ import time
 import warnings
 import zipfile
 import zlib
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -179,7 +180,7 @@ class _Counting:
         self.stream, self.count = stream, 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
+        data: bytes = self.stream.read(size)
         self.count += len(data)
         return data
 
@@ -209,7 +210,8 @@ class _Reader:
         if not os.path.exists(self.filepath):
             raise FileNotFoundError(f"no such file: '{self.filepath}'")
         self.noun = kinds[0].split("-")[1]
-        self.stream = open(self.filepath, "rb")  # permissions, folders: OSError, not a file defect
+        # Permissions, folders: OSError, not a file defect. close() shuts it.
+        self.stream = open(self.filepath, "rb")  # noqa: SIM115
         self.archive: Optional[zipfile.ZipFile] = None
         try:
             with self.errors():
@@ -236,7 +238,13 @@ class _Reader:
             self.archive.close()
         self.stream.close()
 
-    def __enter__(self) -> "_Reader":
+    @property
+    def _zip(self) -> zipfile.ZipFile:
+        """The archive, open from the end of ``__init__`` on."""
+        assert self.archive is not None
+        return self.archive
+
+    def __enter__(self) -> _Reader:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -271,11 +279,11 @@ class _Reader:
 
     # ------------------------------------------------------------------ members
     def has(self, name: str) -> bool:
-        return name in self.archive.namelist()
+        return name in self._zip.namelist()
 
     def member(self, name: str) -> zipfile.ZipInfo:
         try:
-            return self.archive.getinfo(name)
+            return self._zip.getinfo(name)
         except KeyError:
             raise self.error(f"is damaged or not an rnnkit file: '{name}' is missing") from None
 
@@ -286,7 +294,7 @@ class _Reader:
             raise self.error(f"is damaged or hostile: '{name}' declares {info.file_size} bytes, "
                              f"more than the {limit} allowed")
         chunks, total = [], 0
-        with self._member_errors(name), self.archive.open(info) as stream:
+        with self._member_errors(name), self._zip.open(info) as stream:
             while True:
                 chunk = stream.read(min(_CHUNK, limit + 1 - total))
                 if not chunk:
@@ -361,7 +369,7 @@ class _Reader:
         limit = MAX_NPY_HEADER_BYTES + math.prod(shape) * 8
         if info.file_size > limit:
             raise bad(f"it declares {info.file_size} bytes, more than the {limit} an array of shape {shape} needs")
-        with self._member_errors(member), self.archive.open(info) as raw:
+        with self._member_errors(member), self._zip.open(info) as raw:
             stream = _Counting(raw)
             version = npy_format.read_magic(stream)
             if version == (1, 0):
@@ -382,8 +390,9 @@ class _Reader:
             if info.file_size != stream.count + nbytes:
                 raise bad(f"it declares {info.file_size} bytes; its header implies {stream.count + nbytes}")
             direct = into is not None and into.dtype == dtype and not fortran_order and into.flags.c_contiguous
-            data = into if direct else bytearray(nbytes)
-            view, position = memoryview(data).cast("B"), 0
+            data: Union[np.ndarray, bytearray] = into if into is not None and direct else bytearray(nbytes)
+            # numpy's stubs declare ndarray's buffer protocol for Python 3.12 on only.
+            view, position = memoryview(data).cast("B"), 0  # type: ignore[arg-type]
             while position < nbytes:
                 chunk = raw.read(min(_CHUNK, nbytes - position))
                 if not chunk:
@@ -392,8 +401,8 @@ class _Reader:
                 position += len(chunk)
             if raw.read(1):  # also makes zipfile check the CRC
                 raise bad("it holds more bytes than its header declares")
-        if direct:
-            return into
+        if isinstance(data, np.ndarray):  # read straight into ``into``
+            return data
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
     # ------------------------------------------------------------------ weights
@@ -405,7 +414,8 @@ class _Reader:
                                  f"{entry.dtype}; weights are real floating-point numbers")
         return entries
 
-    def weights(self, entries: List[_Entry], variables: List[Any], into_variables: bool = False) -> Iterator[np.ndarray]:
+    def weights(self, entries: List[_Entry], variables: List[Any],
+                into_variables: bool = False) -> Iterator[np.ndarray]:
         """The weight arrays, one at a time, all checked against the index and the model's
         variables before the first is read. With ``into_variables`` (a model nothing else holds
         yet) each array is read straight into its variable's value where the dtypes agree."""
@@ -450,7 +460,8 @@ def _implied_parameters(root: Any, custom_objects: Optional[Dict[str, Any]]) -> 
     names (recurrent kernels ``units x gates*units``, Dense biases, Embedding tables, kernels
     whose input width the config declares), computed without building anything."""
     custom = set(custom_objects or ())
-    total, feeds, stack = 0, {}, [root]
+    total, stack = 0, [root]
+    feeds: Dict[int, int] = {}
     while stack:
         node = stack.pop()
         if isinstance(node, list):
@@ -653,7 +664,7 @@ def save_keras_model(model: Any, filepath: str) -> None:
 def _load_model(reader: _Reader, custom_objects: Optional[Dict[str, type]], compile: bool) -> Any:
     from . import layers
     from .layers.base import weights_assigned_next
-    from .models.training import Trainer
+    from .models.base import BaseModel
 
     config = reader.json("config.json")
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict) \
@@ -672,7 +683,7 @@ def _load_model(reader: _Reader, custom_objects: Optional[Dict[str, type]], comp
     with weights_assigned_next():  # every weight is read from the file below
         model = layers.deserialize({"class_name": config["class_name"], "config": config["config"]},
                                    custom_objects=custom_objects)
-    if not isinstance(model, Trainer):
+    if not isinstance(model, BaseModel):
         raise reader.error(f"holds a {config['class_name']!r:.100}, which is not a model")
     variables = model.weights
     # A model nothing else holds yet: each array is read into its variable (or set as soon as

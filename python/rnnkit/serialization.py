@@ -4,9 +4,11 @@ only name one of the classes the caller allows, so reading one cannot run code."
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Tuple, Type, TypeVar
 
 __all__ = ["serialize_object", "class_and_config"]
+
+T = TypeVar("T")
 
 
 def serialize_object(obj: Any) -> Dict[str, Any]:
@@ -14,8 +16,8 @@ def serialize_object(obj: Any) -> Dict[str, Any]:
     return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 
-def class_and_config(config: Any, classes: Mapping[str, type], kind: str,
-                     custom_objects_allowed: bool = False) -> Tuple[type, Dict[str, Any]]:
+def class_and_config(config: Any, classes: Mapping[str, Type[T]], kind: str,
+                     custom_objects_allowed: bool = False) -> Tuple[Type[T], Dict[str, Any]]:
     """The class ``config["class_name"]`` names among ``classes``, and a copy of
     ``config["config"]`` (other keys, e.g. Keras' ``module``, are ignored).
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class LayerTrace:
 
 
 def _step_norms(gradients: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.einsum("nth,nth->t", gradients, gradients, dtype=np.float64))
+    return cast(np.ndarray, np.sqrt(np.einsum("nth,nth->t", gradients, gradients, dtype=np.float64)))
 
 
 class Trace(Dict[str, LayerTrace]):

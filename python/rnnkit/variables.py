@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple, cast
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class Variable:
         copy: bool = True,
         constraint: Any = None,
     ) -> None:
-        self.value = np.array(value, order="C") if copy else np.ascontiguousarray(value)
+        self.value: np.ndarray = np.array(value, order="C") if copy else np.ascontiguousarray(value)
         self.name = name
         self.path = path or name
         self.trainable = trainable
@@ -42,7 +42,7 @@ class Variable:
         self.constraint = constraint
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> Tuple[int, ...]:
         return self.value.shape
 
     @property
@@ -51,7 +51,7 @@ class Variable:
 
     def numpy(self) -> np.ndarray:
         """A copy of the value."""
-        return self.value.copy()
+        return cast(np.ndarray, self.value.copy())
 
     def assign(self, value: Any) -> None:
         """Sets the value in place; the shape must match."""
@@ -62,7 +62,7 @@ class Variable:
             )
         self.value[...] = value
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
         return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self) -> str:

@@ -38,20 +38,20 @@ class Normalizer:
     def transform(self, values: Any) -> np.ndarray:
         """Series units to model units: an array of any shape, the same shape back
         (float dtypes are kept, anything else becomes float64)."""
-        values = _float_array(values)
-        return ((values - self.mean) / self.std).astype(values.dtype, copy=False)
+        array = _float_array(values)
+        return ((array - self.mean) / self.std).astype(array.dtype, copy=False)
 
     def inverse_transform(self, values: Any) -> np.ndarray:
         """Model units (e.g. ``model.predict(x_test)``) back to series units, same shape."""
-        values = _float_array(values)
-        return (values * self.std + self.mean).astype(values.dtype, copy=False)
+        array = _float_array(values)
+        return (array * self.std + self.mean).astype(array.dtype, copy=False)
 
 
 def _float_array(values: Any) -> np.ndarray:
-    values = np.asarray(values)
-    if values.dtype.kind not in "fiub":
-        raise TypeError(f"expected a numeric array, got dtype {values.dtype}")
-    return values if values.dtype.kind == "f" else values.astype(np.float64)
+    array = np.asarray(values)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"expected a numeric array, got dtype {array.dtype}")
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,7 +8,7 @@ crossing a boundary), and z-scored with the training part's mean and std; the Da
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple, cast
 
 import numpy as np
 
@@ -41,7 +41,9 @@ def windows(name: str, series: np.ndarray, sizes: Tuple[int, int, int], timestep
     for segment in segments:
         cut = np.lib.stride_tricks.sliding_window_view(normalizer.transform(segment), span)
         arrays += [cut[:, :timesteps, None].astype(dtype), cut[:, timesteps:].astype(dtype)]
-    return Dataset(name, "regression", *arrays, normalizer=normalizer, description=description)
+    x_train, y_train, x_val, y_val, x_test, y_test = arrays
+    return Dataset(name, "regression", x_train, y_train, x_val, y_val, x_test, y_test, normalizer=normalizer,
+                   description=description)
 
 
 def sine_waves(samples: int = 2000, timesteps: int = 30, horizon: int = 1, noise: float = 0.1,
@@ -75,7 +77,7 @@ def sine_waves(samples: int = 2000, timesteps: int = 30, horizon: int = 1, noise
     def make_series(length: int) -> np.ndarray:
         t = np.arange(length)[:, None]
         clean = (amplitudes * np.sin(2 * np.pi * t / periods + phases)).sum(axis=1)
-        return clean + noise * rng.standard_normal(length)
+        return cast(np.ndarray, clean + noise * rng.standard_normal(length))
 
     return _forecasting("sine_waves", make_series, samples, timesteps, horizon, validation_split, test_split, dtype,
                         f"three sine waves (periods {', '.join(f'{p:.1f}' for p in sorted(periods))} steps) plus "
@@ -121,7 +123,7 @@ def random_walk(samples: int = 2000, timesteps: int = 30, horizon: int = 1, tren
     def make_series(length: int) -> np.ndarray:
         walk = np.cumsum(trend + volatility * rng.standard_normal(length))
         season = seasonality * np.sin(2 * np.pi * np.arange(length) / period + phase)
-        return 100.0 * np.exp(walk + season)
+        return cast(np.ndarray, 100.0 * np.exp(walk + season))
 
     return _forecasting("random_walk", make_series, samples, timesteps, horizon, validation_split, test_split, dtype,
                         f"a price-like random walk (trend {trend:g}, volatility {volatility:g} per step, "

@@ -11,8 +11,24 @@ from typing import Any, Dict, Optional
 from .base import Input, InputLayer, Layer
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Masking, RepeatVector, Reshape
-from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
-                      dot, maximum, minimum, multiply, subtract)
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -23,7 +39,7 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Dropout", "Activation", "Ma
            "minimum", "dot", "serialize", "deserialize", "registry"]
 
 
-_custom: contextvars.ContextVar = contextvars.ContextVar("custom_objects", default={})
+_custom: "contextvars.ContextVar[Dict[str, type]]" = contextvars.ContextVar("custom_objects")
 
 
 def registry(custom_objects: Optional[Dict[str, type]] = None) -> Dict[str, type]:
@@ -47,11 +63,11 @@ def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, type]
     ``custom_objects`` reach the layers nested inside (wrapped layers, cells, models)."""
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ValueError(f"a layer config must be a dict with 'class_name' and 'config', got {config!r:.200}")
-    outer = _custom.get()
+    outer = _custom.get({})
     token = _custom.set({**outer, **(custom_objects or {})})
     try:
         known = registry(_custom.get())
-        cls = known.get(config["class_name"])
+        cls: Any = known.get(config["class_name"])  # a layer or model class, or a custom one with from_config
         if cls is None:
             raise ValueError(f"unknown layer class {config['class_name']!r}; known: {sorted(known)}")
         inner = config.get("config", {})

@@ -18,14 +18,14 @@ import contextlib
 import contextvars
 import re
 from collections import defaultdict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, cast, overload
 
 import numpy as np
 
 from .. import config, constraints, initializers, ops, regularizers, traces
-from .._arguments import check_flag, check_integer, check_seed, check_shape, is_integer, is_number
-from . import symbolic
+from .._arguments import check_flag, is_integer, is_number
 from ..variables import Variable
+from . import symbolic
 
 __all__ = ["Layer", "InputLayer", "Input", "Grads", "Pullback", "accumulate", "MAX_WEIGHT_BYTES"]
 
@@ -78,6 +78,10 @@ def check_rate(kind: str, name: str, value: Any) -> float:
     return float(value)
 
 
+@overload
+def check_size(kind: str, name: str, value: Any, optional: Literal[False] = ...) -> int: ...
+@overload
+def check_size(kind: str, name: str, value: Any, optional: bool) -> Optional[int]: ...
 def check_size(kind: str, name: str, value: Any, optional: bool = False) -> Optional[int]:
     """A positive whole number as an int (``None`` too when ``optional``); bools are refused."""
     if value is None and optional:
@@ -88,6 +92,12 @@ def check_size(kind: str, name: str, value: Any, optional: bool = False) -> Opti
     return int(value)
 
 
+@overload
+def check_shape_argument(kind: str, name: str, value: None) -> None: ...
+@overload
+def check_shape_argument(kind: str, name: str, value: Sequence[Optional[int]]) -> Shape: ...
+@overload
+def check_shape_argument(kind: str, name: str, value: Any) -> Optional[Shape]: ...
 def check_shape_argument(kind: str, name: str, value: Any) -> Optional[Shape]:
     """A shape argument (``input_shape``, ``batch_input_shape``, ``Input(shape)``) as a tuple of
     positive ints and ``None``s; TypeError if it is not a sequence, ValueError for a bad entry."""
@@ -111,7 +121,7 @@ def _format_bytes(count: int) -> str:
     return f"{size:.1f} EiB"
 
 
-def check_weight_sizes(layer: "Layer", shapes: Dict[str, Sequence[int]]) -> None:
+def check_weight_sizes(layer: Layer, shapes: Mapping[str, Sequence[int]]) -> None:
     """ValueError naming the layer, the weight and its size if a weight of ``shapes`` (name ->
     shape) would take more than :data:`MAX_WEIGHT_BYTES`, checked before anything is allocated.
     The initializers draw the values in float64, so that is the size counted for float32 too."""
@@ -163,7 +173,7 @@ class Layer:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{kind}: name must be a str, got {name!r} of type {type(name).__name__}")
         self.name = name or _auto_name(kind)
-        self._dtype = np.dtype(dtype or config.floatx()).name
+        self._dtype: str = np.dtype(dtype or config.floatx()).name
         if self._dtype not in ("float32", "float64"):
             raise ValueError(f"{self.name}: dtype must be 'float32' or 'float64', got {self._dtype!r}")
         self.trainable = check_flag(kind, "trainable", trainable)
@@ -181,7 +191,8 @@ class Layer:
         self.input_shape_arg: Optional[Shape] = input_shape
         self.batch_size_arg: Optional[int] = batch_size
         self.built = False
-        self.input_shape: Optional[Shape] = None
+        # The shape built for (batch axis first), a list of them for several inputs; None until built.
+        self.input_shape: Any = None
         self._weights: List[Variable] = []
         self._path_prefix = ""  # set by an RNN for its cell, whose name is not unique ("lstm_cell")
         self._inbound_nodes: List[Any] = []  # the calls of this layer in model graphs
@@ -199,11 +210,11 @@ class Layer:
         for layer in self._sublayers():
             layer.dtype = value
 
-    def _sublayers(self) -> List["Layer"]:
+    def _sublayers(self) -> List[Layer]:
         """The layers this layer holds (wrappers, cells, models); weights recurse into them."""
         return []
 
-    def _flatten_layers(self) -> Iterator["Layer"]:
+    def _flatten_layers(self) -> Iterator[Layer]:
         """This layer and every layer inside it, each once, depth first."""
         seen = set()
         stack = [self]
@@ -342,15 +353,15 @@ class Layer:
         except MemoryError as error:
             raise _out_of_memory(self, inputs, error) from None
         collected = _ACTIVITY_LOSSES.get()
-        if self.activity_regularizer is None or collected is None:
+        regularizer = self.activity_regularizer
+        if regularizer is None or collected is None:
             return outputs, pullback
-        return self._regularized_activity(outputs, pullback, collected)
+        return self._regularized_activity(outputs, pullback, collected, regularizer)
 
-    def _regularized_activity(self, outputs: Any, pullback: Pullback, collected: List[float]
-                              ) -> Tuple[Any, Pullback]:
+    def _regularized_activity(self, outputs: Any, pullback: Pullback, collected: List[float],
+                              regularizer: regularizers.Regularizer) -> Tuple[Any, Pullback]:
         """Adds ``activity_regularizer(output)`` to the loss being computed (``collected``) and
         its gradient to the outputs' gradients in the pullback, as Keras adds it to the loss."""
-        regularizer = self.activity_regularizer
         several = isinstance(outputs, list)
         flat = list(outputs) if several else [outputs]
         collected.append(sum(regularizer(np.asarray(o)) for o in flat))
@@ -441,14 +452,15 @@ class Layer:
         return config_
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "Layer":
+    def from_config(cls, config_: Dict[str, Any]) -> Layer:
         return cls(**config_)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-_WEIGHTS_ASSIGNED_NEXT: contextvars.ContextVar = contextvars.ContextVar("rnnkit_weights_assigned_next", default=False)
+_WEIGHTS_ASSIGNED_NEXT: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_weights_assigned_next",
+                                                                               default=False)
 
 
 # The activity-regularization losses of the forward pass under way, when its loss is computed.
@@ -500,18 +512,18 @@ def check_mask(layer: Layer, mask: Any, x: np.ndarray) -> Optional[np.ndarray]:
     """The mask as a bool ``(batch, time)`` array matching ``x``, or a clear error naming the layer."""
     if mask is None:
         return None
-    mask = np.asarray(mask)
-    if mask.dtype.kind not in "biu":
-        raise TypeError(f"{layer.name}: the mask must hold booleans, got dtype {mask.dtype}")
-    if mask.shape != tuple(x.shape[:2]):
+    array = np.asarray(mask)
+    if array.dtype.kind not in "biu":
+        raise TypeError(f"{layer.name}: the mask must hold booleans, got dtype {array.dtype}")
+    if array.shape != tuple(x.shape[:2]):
         raise ValueError(f"{layer.name}: the mask must have shape (batch, time) = {tuple(x.shape[:2])}, "
-                         f"got {mask.shape}")
-    return mask.astype(bool, copy=False)
+                         f"got {array.shape}")
+    return array.astype(bool, copy=False)
 
 
 def dropout_keep(rng: np.random.Generator, shape: Any, rate: float, dtype: Any) -> np.ndarray:
     """Keras' dropout mask: 0 for a dropped unit, ``1 / (1 - rate)`` for a kept one."""
-    return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
+    return cast(np.ndarray, ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype))
 
 
 def unary_pullback(backward: Callable[[np.ndarray], np.ndarray]) -> Pullback:
@@ -556,14 +568,14 @@ class InputLayer(Layer):
         return inputs, unary_pullback(lambda dy: dy)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"shape": list(self.input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype,
+        return {"shape": list(self.shape[1:]), "batch_size": self.batch_size, "dtype": self.dtype,
                 "name": self.name}
 
 
 def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None, dtype: Optional[str] = None,
-          name: Optional[str] = None) -> "symbolic.SymbolicTensor":
+          name: Optional[str] = None) -> symbolic.SymbolicTensor:
     """A model input, as ``keras.Input``: a symbolic tensor of shape ``(batch_size, *shape)``
     (the batch axis ``None`` unless fixed) and ``dtype`` (default floatx; ``"int32"`` for token
     ids). Call layers on it and pass it to ``rnnkit.models.Model``, or make it the first entry
     of a ``Sequential``."""
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name).output
+    return cast(symbolic.SymbolicTensor, InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name).output)

@@ -15,13 +15,13 @@ over time, so it is much slower than the built-in cells.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers, traces, utils
-from .base import (Grads, Layer, Shape, accumulate, as_list, dropout_keep, check_flag, check_rate, check_seed,
-                   check_size, check_weight_sizes)
+from .._arguments import check_flag, check_seed
+from .base import Grads, Layer, Shape, accumulate, as_list, check_rate, check_size, check_weight_sizes, dropout_keep
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "run_cell"]
 
@@ -91,7 +91,7 @@ class _KernelCell(Layer):
     def output_size(self) -> int:
         return self.units
 
-    def bias_shape(self) -> tuple:
+    def bias_shape(self) -> Tuple[int, ...]:
         return (self.gates * self.units,)
 
     def build(self, input_shape: Shape) -> None:
@@ -111,7 +111,7 @@ class _KernelCell(Layer):
     def _weight_shapes(self, features: int) -> Dict[str, Tuple[int, ...]]:
         """The shapes of the weights ``build`` creates for inputs of ``features``."""
         width = self.gates * self.units
-        shapes = {"kernel": (features, width), "recurrent_kernel": (self.units, width)}
+        shapes: Dict[str, Tuple[int, ...]] = {"kernel": (features, width), "recurrent_kernel": (self.units, width)}
         if self.use_bias:
             shapes["bias"] = self.bias_shape()
         return shapes
@@ -161,7 +161,9 @@ class _KernelCell(Layer):
         final = [result.h] if result.c is None else [result.h, result.c]
         return output, final, pullback
 
-    def call(self, inputs: Any, states: Any, training: bool = False) -> Tuple[np.ndarray, List[np.ndarray]]:
+    # Keras' cell interface, cell(inputs, states), in place of a layer's call(inputs, training, mask).
+    def call(self, inputs: Any, states: Any,  # type: ignore[override]
+             training: bool = False) -> Tuple[np.ndarray, List[np.ndarray]]:
         """One step, Keras' cell interface: ``inputs (N, F)``, ``states`` a list of ``(N, units)``;
         returns ``(output, new_states)``."""
         x = np.asarray(inputs, dtype=self.dtype)
@@ -174,7 +176,8 @@ class _KernelCell(Layer):
             output, final, _ = self.run_sequence(x[:, None, :], states, None, training, False, False, False)
         return output, final
 
-    def __call__(self, inputs: Any, states: Any = None, training: bool = False, **kwargs: Any) -> Any:
+    def __call__(self, inputs: Any, states: Any = None, training: bool = False,  # type: ignore[override]
+                 **kwargs: Any) -> Any:
         if states is None:
             raise TypeError(f"{self.name}: a cell is called as cell(inputs, states)")
         return self.call(inputs, states, training=training)
@@ -203,7 +206,8 @@ class SimpleRNNCell(_KernelCell):
     dropout, recurrent_dropout, seed).
     """
 
-    def _ops_forward(self, x, h0=None, c0=None, **kwargs):
+    def _ops_forward(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+                     **kwargs: Any) -> ops.RecurrentResult:
         return ops.simple_rnn_forward(x, h0=h0, **kwargs)
 
 
@@ -258,7 +262,7 @@ class LSTMCell(_GatedCell):
         peephole = self.peephole_kernel.value if self.peephole else None
         return super()._kernel_arguments() | {"peephole_kernel": peephole}
 
-    def _ops_forward(self, x, **kwargs):
+    def _ops_forward(self, x: np.ndarray, **kwargs: Any) -> ops.RecurrentResult:
         return ops.lstm_forward(x, **kwargs)
 
     def get_config(self) -> Dict[str, Any]:
@@ -283,13 +287,14 @@ class GRUCell(_GatedCell):
         super().__init__(units, activation, recurrent_activation, **kwargs)
         self.reset_after = check_flag(self._kind, "reset_after", reset_after)
 
-    def bias_shape(self) -> tuple:
+    def bias_shape(self) -> Tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _kernel_arguments(self) -> Dict[str, Any]:
         return super()._kernel_arguments() | {"reset_after": self.reset_after}
 
-    def _ops_forward(self, x, h0=None, c0=None, **kwargs):
+    def _ops_forward(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+                     **kwargs: Any) -> ops.RecurrentResult:
         return ops.gru_forward(x, h0=h0, **kwargs)
 
     def get_config(self) -> Dict[str, Any]:
@@ -354,10 +359,10 @@ class StackedRNNCells(Layer):
             # After the first cell the sequence is in processing order, so the rest run forwards.
             backwards = go_backwards if k == 0 else False
             cell_mask = mask if (mask is None or k == 0 or not go_backwards) else mask[:, ::-1]
-            h, final, pullback = run_cell(cell, h.astype(cell.dtype, copy=False), states[start:start + counts[k]],
-                                          cell_mask, training, backwards, return_sequences or not last,
-                                          zero_output_for_mask and last)
-            pullbacks.append(pullback)
+            h, final, cell_pullback = run_cell(cell, h.astype(cell.dtype, copy=False),
+                                               states[start:start + counts[k]], cell_mask, training, backwards,
+                                               return_sequences or not last, zero_output_for_mask and last)
+            pullbacks.append(cell_pullback)
             finals += final
             start += counts[k]
 
@@ -372,7 +377,7 @@ class StackedRNNCells(Layer):
                 d_initial[0:0] = d_cell_states
                 accumulate(grads, cell_grads)
                 end -= counts[k]
-            return d_output, d_initial, grads
+            return cast(np.ndarray, d_output), d_initial, grads  # the first cell's gives the inputs' gradient
 
         return h, finals, pullback
 
@@ -381,7 +386,7 @@ class StackedRNNCells(Layer):
         return super().get_config() | {"cells": [serialize(cell) for cell in self.cells]}
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "StackedRNNCells":
+    def from_config(cls, config_: Dict[str, Any]) -> StackedRNNCells:
         from . import deserialize
         config_ = dict(config_)
         config_["cells"] = [deserialize(c) for c in config_["cells"]]
@@ -393,7 +398,9 @@ def run_cell(cell: Any, x: np.ndarray, states: Sequence[Optional[np.ndarray]], m
              zero_output_for_mask: bool) -> Tuple[np.ndarray, List[np.ndarray], SequencePullback]:
     """``cell.run_sequence`` for the built-in cells, else the Python loop over time."""
     if hasattr(cell, "run_sequence"):
-        return cell.run_sequence(x, states, mask, training, go_backwards, return_sequences, zero_output_for_mask)
+        run: Tuple[np.ndarray, List[np.ndarray], SequencePullback] = cell.run_sequence(
+            x, states, mask, training, go_backwards, return_sequences, zero_output_for_mask)
+        return run
     return _python_loop(cell, x, states, mask, training, go_backwards, return_sequences, zero_output_for_mask)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers, utils
-from .._arguments import is_number
-from .base import (Grads, Layer, Pullback, Shape, check_flag, check_rate, check_seed, check_shape, check_weight_sizes,
-                   dropout_keep, unary_pullback)
+from .._arguments import check_flag, check_seed, check_shape, is_number
+from .base import Grads, Layer, Pullback, Shape, check_rate, check_weight_sizes, dropout_keep, unary_pullback
 
 __all__ = ["Dense", "Dropout", "Activation", "Masking", "Embedding", "Flatten", "Reshape", "RepeatVector"]
 
@@ -70,16 +69,16 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
-        if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if inputs.ndim < 2 or inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected input of shape (batch, ..., {self.kernel.shape[0]}), "
-                             f"got {x.shape}")
+                             f"got {inputs.shape}")
         kernel, bias = self.kernel, self.bias
-        result = ops.dense_forward(x, kernel.value, bias.value if bias is not None else None,
+        result = ops.dense_forward(inputs, kernel.value, bias.value if bias is not None else None,
                                    activation=self.activation)
 
         def pullback(dy: Any) -> Tuple[Any, Grads]:
-            grads = result.backward(None if dy is None else np.asarray(dy, dtype=x.dtype))
+            grads = result.backward(None if dy is None else np.asarray(dy, dtype=inputs.dtype))
             weight_grads = {kernel: grads["kernel"]}
             if bias is not None:
                 weight_grads[bias] = grads["bias"]
@@ -120,16 +119,16 @@ class Dropout(Layer):
                                                                         allow_none=True)
         self._rng = utils.rng(seed)
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         if not training or self.rate == 0:
-            return x, unary_pullback(lambda dy: dy)
-        shape = x.shape if self.noise_shape is None else tuple(
-            x.shape[k] if d is None else d for k, d in enumerate(self.noise_shape))
-        if len(shape) != x.ndim or any(s not in (1, n) for s, n in zip(shape, x.shape)):
+            return inputs, unary_pullback(lambda dy: dy)
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            inputs.shape[k] if d is None else d for k, d in enumerate(self.noise_shape))
+        if len(shape) != inputs.ndim or any(s not in (1, n) for s, n in zip(shape, inputs.shape)):
             raise ValueError(f"{self.name}: noise_shape {self.noise_shape} does not broadcast against inputs of "
-                             f"shape {x.shape} (each entry must be None, 1 or the input's size)")
-        keep = dropout_keep(self._rng, shape, self.rate, x.dtype)
-        return x * keep, unary_pullback(lambda dy: dy * keep)
+                             f"shape {inputs.shape} (each entry must be None, 1 or the input's size)")
+        keep = dropout_keep(self._rng, shape, self.rate, inputs.dtype)
+        return inputs * keep, unary_pullback(lambda dy: dy * keep)
 
     def get_config(self) -> Dict[str, Any]:
         noise_shape = list(self.noise_shape) if self.noise_shape is not None else None
@@ -150,13 +149,13 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
         name = self.activation
-        y = activations.apply(name, x)
-        x_kept = ops._keep(x) if activations.needs_input(name) else None  # gelu, silu: the derivative reads x
+        y = activations.apply(name, inputs)
+        x_kept = ops._keep(inputs) if activations.needs_input(name) else None  # gelu, silu: the derivative reads x
 
         def backward(dy: np.ndarray) -> np.ndarray:
-            return activations.gradient(name, y, dy.astype(x.dtype, copy=False), x_kept)
+            return activations.gradient(name, y, dy.astype(inputs.dtype, copy=False), x_kept)
 
         return y, unary_pullback(backward)
 
@@ -182,13 +181,13 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray:
-        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
+        return cast(np.ndarray, np.any(np.asarray(inputs) != self.mask_value, axis=-1))
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
-        if x.ndim < 2:
-            raise ValueError(f"{self.name}: Masking needs inputs of shape (batch, time, features), got {x.shape}")
-        keep = self.compute_mask(x)[..., None].astype(x.dtype)
-        return x * keep, unary_pullback(lambda dy: dy * keep)
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if inputs.ndim < 2:
+            raise ValueError(f"{self.name}: Masking needs inputs of shape (batch, time, features), got {inputs.shape}")
+        keep = self.compute_mask(inputs)[..., None].astype(inputs.dtype)
+        return inputs * keep, unary_pullback(lambda dy: dy * keep)
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {"mask_value": self.mask_value}
@@ -285,9 +284,9 @@ class _Reshaping(Layer):
     def _target(self, x: np.ndarray) -> Tuple[int, ...]:
         raise NotImplementedError
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
-        shape = x.shape
-        return x.reshape(self._target(x)), unary_pullback(lambda dy: dy.reshape(shape))
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        shape = inputs.shape
+        return inputs.reshape(self._target(inputs)), unary_pullback(lambda dy: dy.reshape(shape))
 
 
 class Flatten(_Reshaping):
@@ -295,7 +294,7 @@ class Flatten(_Reshaping):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
-        return (input_shape[0], None if None in rest else int(np.prod(rest)))
+        return (input_shape[0], None if None in rest else int(np.prod(cast(Tuple[int, ...], rest))))
 
     def _target(self, x: np.ndarray) -> Tuple[int, ...]:
         return (x.shape[0], -1)
@@ -320,7 +319,7 @@ class Reshape(_Reshaping):
         known = input_shape[1:]
         if None in known:
             return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
-        rest = int(np.prod(known)) // -int(np.prod(self.target_shape))
+        rest = int(np.prod(cast(Tuple[int, ...], known))) // -int(np.prod(self.target_shape))
         return (input_shape[0],) + tuple(rest if d == -1 else d for d in self.target_shape)
 
     def _target(self, x: np.ndarray) -> Tuple[int, ...]:
@@ -352,10 +351,10 @@ class RepeatVector(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.n, input_shape[1])
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
-        if x.ndim != 2:
-            raise ValueError(f"{self.name}: RepeatVector needs inputs of shape (batch, features), got {x.shape}")
-        return np.repeat(x[:, None, :], self.n, axis=1), unary_pullback(lambda dy: dy.sum(axis=1))
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if inputs.ndim != 2:
+            raise ValueError(f"{self.name}: RepeatVector needs inputs of shape (batch, features), got {inputs.shape}")
+        return np.repeat(inputs[:, None, :], self.n, axis=1), unary_pullback(lambda dy: dy.sum(axis=1))
 
     def get_config(self) -> Dict[str, Any]:
         return super().get_config() | {"n": self.n}

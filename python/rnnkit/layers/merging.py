@@ -8,15 +8,19 @@ features ORs them (an input without a mask counts as all valid) and along time j
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .. import ops
-from .base import Grads, Layer, Pullback, Shape, check_flag, check_integer, check_shape
+from .._arguments import check_flag, check_integer, check_shape
+from .base import Grads, Layer, Pullback, Shape
 
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "dot"]
+
+# The gradients of a merge's inputs from that of its output.
+MergeBackward = Callable[[np.ndarray], List[np.ndarray]]
 
 
 class _Merge(Layer):
@@ -85,14 +89,14 @@ class _Merge(Layer):
 
         return output, pullback
 
-    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, Any]:
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         raise NotImplementedError
 
 
 class Add(_Merge):
     """The sum of the inputs."""
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         return sum(arrays[1:], arrays[0]), lambda dy: [dy] * len(arrays)
 
 
@@ -101,7 +105,7 @@ class Subtract(_Merge):
 
     fixed_count = 2
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         return arrays[0] - arrays[1], lambda dy: [dy, -dy]
 
 
@@ -110,12 +114,12 @@ class Multiply(_Merge):
 
     pullback_reads_inputs = True
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         product = arrays[0]
         for a in arrays[1:]:
             product = product * a
 
-        def backward(dy):
+        def backward(dy: np.ndarray) -> List[np.ndarray]:
             grads = []
             for k in range(len(arrays)):
                 others = np.ones_like(dy)
@@ -131,7 +135,7 @@ class Multiply(_Merge):
 class Average(_Merge):
     """The mean of the inputs."""
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         n = len(arrays)
         return sum(arrays[1:], arrays[0]) / n, lambda dy: [dy / n] * n
 
@@ -139,11 +143,13 @@ class Average(_Merge):
 class _Extremum(_Merge):
     """Elementwise maximum or minimum; the gradient goes to the first input that attains it."""
 
-    pick = staticmethod(np.argmax)
+    def _winner(self, stacked: np.ndarray) -> np.ndarray:
+        """Per entry, the index of the (first) input that attains the extremum."""
+        raise NotImplementedError
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         stacked = np.stack(arrays)
-        winner = self.pick(stacked, axis=0)
+        winner = self._winner(stacked)
         output = np.take_along_axis(stacked, winner[None], axis=0)[0]
         return output, lambda dy: [np.where(winner == k, dy, 0).astype(dy.dtype) for k in range(len(arrays))]
 
@@ -151,13 +157,15 @@ class _Extremum(_Merge):
 class Maximum(_Extremum):
     """The elementwise maximum of the inputs."""
 
-    pick = staticmethod(np.argmax)
+    def _winner(self, stacked: np.ndarray) -> np.ndarray:
+        return cast(np.ndarray, np.argmax(stacked, axis=0))
 
 
 class Minimum(_Extremum):
     """The elementwise minimum of the inputs."""
 
-    pick = staticmethod(np.argmin)
+    def _winner(self, stacked: np.ndarray) -> np.ndarray:
+        return cast(np.ndarray, np.argmin(stacked, axis=0))
 
 
 class Concatenate(_Merge):
@@ -204,17 +212,17 @@ class Concatenate(_Merge):
         axis = self._axis(rank)
         full = [np.ones(np.shape(a)[:-1], bool) if m is None else np.asarray(m, bool) for a, m in zip(arrays, masks)]
         if axis == rank - 1:  # features joined: as Keras 3, a step is valid where any input's is
-            return np.logical_or.reduce(full)
+            return cast(np.ndarray, np.logical_or.reduce(full))
         return np.concatenate(full, axis=axis)
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         axis = self._axis(arrays[0].ndim)
         bounds = [0]
         for a in arrays:
             bounds.append(bounds[-1] + a.shape[axis])
         index = [slice(None)] * arrays[0].ndim
 
-        def backward(dy):
+        def backward(dy: np.ndarray) -> List[np.ndarray]:
             return [dy[tuple(index[:axis] + [slice(lo, hi)])] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
         return np.concatenate(arrays, axis=axis), backward
@@ -268,7 +276,7 @@ class Dot(_Merge):
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
         return None
 
-    def _merge(self, arrays):
+    def _merge(self, arrays: List[np.ndarray]) -> Tuple[np.ndarray, MergeBackward]:
         x, y = arrays
         ax, ay = self._pair([x.ndim, y.ndim])
         if self.normalize:
@@ -288,7 +296,7 @@ class Dot(_Merge):
         if scalar:
             output = output[:, None]
 
-        def backward(dy):
+        def backward(dy: np.ndarray) -> List[np.ndarray]:
             d = dy[:, 0] if scalar else dy
             dxn = np.einsum(f"{spec_out},{spec_y}->{spec_x}", d, yn)
             dyn = np.einsum(f"{spec_out},{spec_x}->{spec_y}", d, xn)

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base import Grads, Layer, Pullback, Shape, _snake_case, as_list, check_flag, check_mask
-from .cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _KernelCell, output_size, run_cell,
-                    state_sizes)
+from .._arguments import check_flag
+from .base import Grads, Layer, Pullback, Shape, _snake_case, as_list, check_mask
+from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _KernelCell, output_size, run_cell, state_sizes
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU"]
 
@@ -117,7 +117,7 @@ class RNN(Layer):
         return output_mask
 
     # ------------------------------------------------------------------ computation
-    def _initial_states(self, batch: int, given: Optional[List[np.ndarray]]) -> List[Optional[np.ndarray]]:
+    def _initial_states(self, batch: int, given: Optional[List[np.ndarray]]) -> Sequence[Optional[np.ndarray]]:
         sizes = state_sizes(self.cell)
         if given is not None:
             if len(given) != len(sizes):
@@ -188,7 +188,7 @@ class RNN(Layer):
         return self._layer_config() | {"cell": serialize(self.cell)}
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "RNN":
+    def from_config(cls, config_: Dict[str, Any]) -> RNN:
         from . import deserialize
         config_ = dict(config_)
         cell = config_.pop("cell")
@@ -218,7 +218,7 @@ class _CellLayer(RNN):
         return self._layer_config() | cell
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "RNN":
+    def from_config(cls, config_: Dict[str, Any]) -> RNN:
         return cls(**config_)
 
 

@@ -28,7 +28,7 @@ class SymbolicTensor:
         node: the call that produces it; ``index`` its position among that call's outputs.
     """
 
-    def __init__(self, shape: Shape, dtype: str, node: "Node", index: int, name: str) -> None:
+    def __init__(self, shape: Shape, dtype: str, node: Node, index: int, name: str) -> None:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node = node
@@ -121,7 +121,7 @@ def _is_shape(value: Any) -> bool:
 def _check_compatible(layer: Any, shape: Shape) -> None:
     """A built layer called again on a tensor of another feature size (or, for a layer that
     needs one rank, another rank) is refused here, not when the model runs."""
-    built = getattr(layer, "input_shape", None)
+    built: Any = getattr(layer, "input_shape", None)
     if not (_is_shape(built) and _is_shape(shape)):
         return
     rank = getattr(layer, "input_rank", None)

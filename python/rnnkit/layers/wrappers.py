@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -13,6 +13,8 @@ from .recurrent import RNN
 __all__ = ["Bidirectional", "TimeDistributed"]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+_L = TypeVar("_L", bound=Layer)
 
 
 class _Wrapper(Layer):
@@ -27,9 +29,9 @@ class _Wrapper(Layer):
         return self._wrapped()
 
 
-def _recreate(layer: Layer, **changes: Any) -> Layer:
+def _recreate(layer: _L, **changes: Any) -> _L:
     """A fresh layer of the same class and config, with ``changes`` applied."""
-    return type(layer).from_config(layer.get_config() | changes)
+    return cast(_L, type(layer).from_config(layer.get_config() | changes))
 
 
 def _strip(name: str, prefix: str) -> str:
@@ -67,7 +69,7 @@ class Bidirectional(_Wrapper):
             raise ValueError(f"Bidirectional: merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
         super().__init__(**kwargs)
         self.forward_layer = _recreate(layer, name=f"forward_{_strip(layer.name, 'forward_')}")
-        self.backward_layer = backward_layer if backward_layer is not None else _recreate(
+        self.backward_layer = backward_layer if isinstance(backward_layer, RNN) else _recreate(
             layer, name=f"backward_{_strip(layer.name, 'backward_')}", go_backwards=not layer.go_backwards)
         if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
             raise ValueError("Bidirectional: the forward and backward layers need different go_backwards, got "
@@ -86,7 +88,7 @@ class Bidirectional(_Wrapper):
         self.return_state = self.forward_layer.return_state
         self.stateful = self.forward_layer.stateful
         if weights is not None:
-            self._initial_weights = list(weights)
+            self._initial_weights: Optional[List[Any]] = list(weights)
         self.supports_masking = True
 
     input_rank = 3
@@ -99,8 +101,9 @@ class Bidirectional(_Wrapper):
             if not inner.built:
                 inner.build(input_shape)
         super().build(input_shape)
-        if getattr(self, "_initial_weights", None) is not None:
-            self.set_weights(self._initial_weights)
+        initial_weights = getattr(self, "_initial_weights", None)
+        if initial_weights is not None:
+            self.set_weights(initial_weights)
             self._initial_weights = None
 
     def _build_shape(self, inputs: Any) -> Any:
@@ -130,21 +133,21 @@ class Bidirectional(_Wrapper):
     def _state_count(self) -> int:
         return len(state_sizes(self.forward_layer.cell))
 
-    def _forward(self, x: Any, mask: Any, training: bool, initial_state: Any = None,
+    def _forward(self, inputs: Any, mask: Any, training: bool, initial_state: Any = None,
                  **kwargs: Any) -> Tuple[Any, Pullback]:
         if kwargs:
             raise TypeError(f"{self.name}: unexpected arguments {sorted(kwargs)}")
-        x = np.asarray(x)
+        inputs = np.asarray(inputs)
         if isinstance(mask, list):
             mask = mask[0]
-        mask = check_mask(self, mask, x) if x.ndim == 3 else mask
+        mask = check_mask(self, mask, inputs) if inputs.ndim == 3 else mask
         states_f = states_b = None
         if initial_state is not None:
             states = as_list(initial_state)
             half = len(states) // 2
             states_f, states_b = states[:half], states[half:]
-        y, pullback_f = self.forward_layer.forward(x, mask=mask, training=training, initial_state=states_f)
-        y_rev, pullback_b = self.backward_layer.forward(x, mask=mask, training=training, initial_state=states_b)
+        y, pullback_f = self.forward_layer.forward(inputs, mask=mask, training=training, initial_state=states_f)
+        y_rev, pullback_b = self.backward_layer.forward(inputs, mask=mask, training=training, initial_state=states_b)
         count = self._state_count() if self.return_state else 0
         if self.return_state:
             y, states_out_f = y[0], y[1:]
@@ -190,7 +193,7 @@ class Bidirectional(_Wrapper):
                                        "backward_layer": serialize(self.backward_layer)}
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "Bidirectional":
+    def from_config(cls, config_: Dict[str, Any]) -> Bidirectional:
         from . import deserialize
         config_ = dict(config_)
         layer = deserialize(config_.pop("layer"))
@@ -264,19 +267,20 @@ class TimeDistributed(_Wrapper):
         inner = self.layer.compute_output_shape(self._inner_shape(input_shape))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 
-    def _forward(self, x: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
-        if x.ndim < 3:
-            raise ValueError(f"{self.name}: TimeDistributed needs inputs of shape (batch, time, ...), got {x.shape}")
-        check_mask(self, mask, x)
-        batch, time = x.shape[:2]
-        y, inner_pullback = self.layer.forward(x.reshape((batch * time,) + x.shape[2:]), training=training)
+    def _forward(self, inputs: np.ndarray, mask: Any, training: bool, **kwargs: Any) -> Tuple[Any, Pullback]:
+        if inputs.ndim < 3:
+            raise ValueError(f"{self.name}: TimeDistributed needs inputs of shape (batch, time, ...), "
+                             f"got {inputs.shape}")
+        check_mask(self, mask, inputs)
+        batch, time = inputs.shape[:2]
+        y, inner_pullback = self.layer.forward(inputs.reshape((batch * time,) + inputs.shape[2:]), training=training)
         if isinstance(y, list):
             raise ValueError(f"{self.name}: the wrapped layer must return one array, got {len(y)}")
 
         def pullback(dy: Any) -> Tuple[Any, Grads]:
             d_inner = None if dy is None else np.asarray(dy).reshape((batch * time,) + y.shape[1:])
             dx, grads = inner_pullback(d_inner)
-            return (None if dx is None else dx.reshape(x.shape)), grads
+            return (None if dx is None else dx.reshape(inputs.shape)), grads
 
         return y.reshape((batch, time) + y.shape[1:]), pullback
 
@@ -285,7 +289,7 @@ class TimeDistributed(_Wrapper):
         return super().get_config() | {"layer": serialize(self.layer)}
 
     @classmethod
-    def from_config(cls, config_: Dict[str, Any]) -> "TimeDistributed":
+    def from_config(cls, config_: Dict[str, Any]) -> TimeDistributed:
         from . import deserialize
         config_ = dict(config_)
         return cls(deserialize(config_.pop("layer")), **config_)

@@ -30,7 +30,9 @@ def _box_characters(print_fn: Any) -> Dict[str, str]:
 
 
 
-class BaseModel(Trainer, Layer):
+# Trainer.trace(x, y) takes the place of Layer.trace(inputs): a model is traced on a batch the way
+# fit sees it (mypy reports the two definitions as incompatible).
+class BaseModel(Trainer, Layer):  # type: ignore[misc]
     """A model: a layer of layers with compile, fit, evaluate, predict, summary and saving.
 
     Subclasses give ``layers``, ``propagate(inputs, mask, training)`` and the summary rows.
@@ -93,7 +95,7 @@ class BaseModel(Trainer, Layer):
         box = _box_characters(print_fn)
         aligns = "<<><"
 
-        def row(cells, left=box["│"], mid=box["│"], right=box["│"]):
+        def row(cells: Sequence[Any], left: str = box["│"], mid: str = box["│"], right: str = box["│"]) -> str:
             wrapped = [_wrap(str(c), w - 2) for c, w in zip(cells, widths)]
             lines = []
             for k in range(max(len(w) for w in wrapped)):
@@ -102,7 +104,7 @@ class BaseModel(Trainer, Layer):
                 lines.append(left + mid.join(parts) + right)
             return "\n".join(lines)
 
-        def rule(left, mid, right, fill):
+        def rule(left: str, mid: str, right: str, fill: str) -> str:
             return box[left] + box[mid].join(box[fill] * w for w in widths) + box[right]
 
         header = ("Layer (type)", "Output Shape", "Param #", "Connected to")[:len(widths)]
@@ -161,7 +163,7 @@ def _wrap(text: str, width: int) -> List[str]:
     return lines + [text]
 
 
-def _gate_breakdown(model: "BaseModel") -> List[str]:
+def _gate_breakdown(model: BaseModel) -> List[str]:
     """Per recurrent layer, a table of each gate block's parameters: every weight of a cell
     holds its gates side by side on its last axis (the peephole kernel one row per gate)."""
     lines: List[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, Literal, Mapping, Optional, Tuple, cast, overload
 
 import numpy as np
 
@@ -69,6 +69,10 @@ def class_sample_weights(y: np.ndarray, class_weight: Dict[int, float]) -> np.nd
     return np.array([class_weight.get(int(label), 1.0) for label in labels])  # unlisted classes weigh 1, as Keras
 
 
+@overload
+def count(name: str, value: Any, minimum: int, optional: Literal[False] = ...) -> int: ...
+@overload
+def count(name: str, value: Any, minimum: int, optional: bool) -> Optional[int]: ...
 def count(name: str, value: Any, minimum: int, optional: bool = False) -> Optional[int]:
     """A whole number of at least ``minimum`` (``None`` allowed when ``optional``)."""
     if value is None and optional:
@@ -177,6 +181,7 @@ class BatchSource:
 
     def __init__(self, source: Any, steps: Optional[int], name: str) -> None:
         self.source, self.name = source, name
+        self.steps: Optional[int]
         self.is_dataset = isinstance(source, PyDataset) or not hasattr(source, "__next__")
         if self.is_dataset:
             length = len(source)
@@ -191,7 +196,7 @@ class BatchSource:
     def epoch(self) -> Iterator[Tuple[Any, Any, Any]]:
         """The batches of one epoch; an iterator stops at ``steps`` or when it runs out."""
         if self.is_dataset:
-            for index in range(self.steps):
+            for index in range(cast(int, self.steps)):  # counted for a PyDataset
                 yield split_batch(self.source[index], self.name)
             self.source.on_epoch_end()
             return

@@ -199,7 +199,7 @@ class Model(BaseModel):
 
     @dtype.setter
     def dtype(self, value: str) -> None:
-        Layer.dtype.fset(self, value)
+        Layer.dtype.fset(self, value)  # type: ignore[attr-defined]  # mypy reads Layer.dtype as the getter
 
     @property
     def input_dtype(self) -> Optional[str]:
@@ -298,8 +298,8 @@ class Model(BaseModel):
                 arg_masks = pack_like(step.node.args, [masks[i] for i in step.arg_ids])
             tensor_kwargs = {k: pack_like(v, [values[id(t)] for t in flatten(v)])
                              for k, v in step.node.tensor_kwargs.items()}
-            outputs, out_mask, pullback = step.node.layer.propagate(args, arg_masks, training, **step.node.kwargs,
-                                                                    **tensor_kwargs)
+            outputs, out_mask, step_pullback = step.node.layer.propagate(args, arg_masks, training,
+                                                                         **step.node.kwargs, **tensor_kwargs)
             if len(step.output_ids) == 1:
                 values[step.output_ids[0]], masks[step.output_ids[0]] = outputs, out_mask
             else:
@@ -307,7 +307,7 @@ class Model(BaseModel):
                     len(step.output_ids) - 1)
                 for i, value, m in zip(step.output_ids, flatten(outputs), flat_masks):
                     values[i], masks[i] = value, m
-            pullbacks.append(pullback)
+            pullbacks.append(step_pullback)
         outputs = self._pack_outputs([values[id(t)] for t in self._outputs])
         output_masks = self._pack_outputs([masks.get(id(t)) for t in self._outputs])
 
@@ -353,8 +353,8 @@ class Model(BaseModel):
     def _summary_rows(self) -> List[Tuple[str, str, str, Optional[str]]]:
         index = self._node_index()
         nodes = [t.node for t in self._inputs] + self._nodes
-        rows = []
-        for node in sorted(nodes, key=lambda n: ([layer for layer in self._layers].index(n.layer),
+        rows: List[Tuple[str, str, str, Optional[str]]] = []
+        for node in sorted(nodes, key=lambda n: (list(self._layers).index(n.layer),
                                                  index[id(n)][1])):
             shapes = [t.shape for t in node.outputs]
             connected = ", ".join(f"{index[id(t.node)][0]}[{index[id(t.node)][1]}][{t.index}]" for t in node.inputs)
@@ -394,7 +394,7 @@ class Model(BaseModel):
                 "single_input": self._input_structure is None, "single_output": self._output_structure is None}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None) -> "Model":
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None) -> Model:
         """Rebuilds the graph from ``get_config()``; only registered classes can be named."""
         made: Dict[str, Layer] = {}
         tensors: Dict[Tuple[str, int], List[SymbolicTensor]] = {}
@@ -408,7 +408,8 @@ class Model(BaseModel):
 
         def lookup(reference: List[Any]) -> SymbolicTensor:
             name, k, t = reference
-            return tensors[(name, k)][t]
+            tensor: SymbolicTensor = tensors[(name, k)][t]
+            return tensor
 
         def decode(structure: Any) -> Any:
             if isinstance(structure, dict) and set(structure) == {"__tensor__"}:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Sequential(BaseModel):
 
     @dtype.setter
     def dtype(self, value: str) -> None:
-        Layer.dtype.fset(self, value)
+        Layer.dtype.fset(self, value)  # type: ignore[attr-defined]  # mypy reads Layer.dtype as the getter
 
     def add(self, layer: Layer) -> None:
         """Appends a layer (or, first, an ``Input``); the model builds as soon as its input shape
@@ -84,7 +84,7 @@ class Sequential(BaseModel):
         if self._layers and self._layers[0].input_shape_arg is not None:
             return (self._layers[0].batch_size_arg,) + self._layers[0].input_shape_arg
         if self._layers and self._layers[0].built:
-            return self._layers[0].input_shape
+            return cast(Shape, self._layers[0].input_shape)
         return None
 
     def _try_build(self) -> None:
@@ -183,8 +183,8 @@ class Sequential(BaseModel):
         self._check_input(x)
         pullbacks = []
         for layer in self._layers:
-            x, mask, pullback = layer.propagate(x, mask, training)
-            pullbacks.append(pullback)
+            x, mask, step_pullback = layer.propagate(x, mask, training)
+            pullbacks.append(step_pullback)
 
         def pullback(d_outputs: Any) -> Tuple[Any, Grads]:
             grads: Grads = {}
@@ -197,7 +197,8 @@ class Sequential(BaseModel):
         return x, mask, pullback
 
     def _summary_rows(self) -> List[Tuple[str, str, str, Optional[str]]]:
-        rows, shape = [], self.input_shape
+        rows: List[Tuple[str, str, str, Optional[str]]] = []
+        shape = self.input_shape
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
             rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}", None))
@@ -211,7 +212,7 @@ class Sequential(BaseModel):
                 "build_input_shape": list(self.input_shape) if self.built else None}
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None) -> "Sequential":
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None) -> Sequential:
         """Rebuilds a model from ``get_config()``; only registered classes (rnnkit's layers and
         models, and ``custom_objects``) can be named, so a config cannot run arbitrary code."""
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))

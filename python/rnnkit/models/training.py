@@ -3,19 +3,40 @@ and outputs, arrays in memory or batches from a generator or a PyDataset."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+    cast,
+)
 
 import numpy as np
 
-from .. import callbacks as callbacks_module
-from .. import losses, metrics as metrics_module, ops, optimizers, traces, utils
+from .. import callbacks as callbacks_module, losses, metrics as metrics_module, ops, optimizers, traces, utils
 from .._arguments import is_number
 from ..layers.base import activity_losses
 from . import data
 
+if TYPE_CHECKING:
+    from ..layers.base import Layer, Pullback
+    from ..variables import Variable
+
 __all__ = ["Trainer"]
 
-Logs = Dict[str, float]
+# A float per name; an array for a metric per class or per threshold.
+Logs = Dict[str, Any]
+# One array per model input.
+Inputs = List[np.ndarray]
+# One array (or None) per model output: targets, sample weights.
 Arrays = List[Optional[np.ndarray]]
 
 
@@ -37,6 +58,14 @@ def _metric_config(identifier: Any) -> Any:
     return metrics_module.serialize(metrics_module.get(identifier))
 
 
+def _rows(array: Any, index: Any) -> Any:
+    """The batch ``index`` (a slice or row numbers) of ``array``, or None for None: a slice gives
+    views; take copies the rows of a shuffled batch at half the cost of array[index]."""
+    if array is None:
+        return None
+    return array[index] if isinstance(index, slice) else array.take(index, axis=0)
+
+
 class _Output:
     """One model output's loss, loss weight and metrics (resolved on first use)."""
 
@@ -47,14 +76,27 @@ class _Output:
         self.weight = 1.0 if weight is None else float(weight)
         self.plain, self.weighted = plain, weighted
         self.metrics: Optional[List[Tuple[metrics_module.Metric, bool]]] = None
-        self.checked: set = set()  # shapes and dtypes of y already found to fit the loss
+        self.checked: Set[Tuple[Tuple[int, ...], str]] = set()  # shapes and dtypes of y already found to fit the loss
 
 
-class _Prepared(tuple):
+def _resolve_metric(identifier: Any, output: _Output, y: np.ndarray, y_pred: np.ndarray) -> metrics_module.Metric:
+    """One of ``output``'s metrics, resolved against its loss, a row of its targets ``y`` and
+    zero predictions ``y_pred`` of its shape ('accuracy' depends on them)."""
+    metric = metrics_module.get(identifier, loss=output.loss_identifier, y_true=y[:1], y_pred=y_pred)
+    return cast(metrics_module.Metric, metric)  # compile resolved each identifier once already
+
+
+def _class_sample_weights(ys: Any, class_weight: Dict[int, float]) -> Arrays:
+    """The sample weights ``class_weight`` gives the targets ``ys[0]`` of the model's one output."""
+    return [data.class_sample_weights(ys[0], class_weight)]
+
+
+class _Prepared(NamedTuple):
     """Validation arrays already checked and split per input and output (validation_split)."""
 
-    def __new__(cls, xs: Arrays, ys: Arrays, sws: Arrays) -> "_Prepared":
-        return super().__new__(cls, (xs, ys, sws))
+    xs: Inputs
+    ys: Arrays
+    sws: Arrays
 
 
 class _StepWeights(NamedTuple):
@@ -87,6 +129,30 @@ class Trainer:
     training)`` (outputs, their masks and the pullback), ``output_names``, the flatten/pack
     methods of its inputs and outputs, ``trainable_weights``, ``regularization_loss``,
     ``build`` and ``output_shape``."""
+
+    # That interface, as Layer and the model classes (Sequential, Model) give it.
+    built: bool
+    output_shape: Any
+    if TYPE_CHECKING:
+        @property
+        def output_names(self) -> List[str]: ...
+        @property
+        def weights(self) -> List[Variable]: ...
+        @property
+        def trainable_weights(self) -> List[Variable]: ...
+        def build(self, input_shape: Any) -> None: ...
+        def _build_shape(self, inputs: Any) -> Any: ...
+        def _flatten_layers(self) -> Iterator[Layer]: ...
+        def forward(self, inputs: Any, *, mask: Any = None, training: bool = False,
+                    **kwargs: Any) -> Tuple[Any, Pullback]: ...
+        def propagate(self, inputs: Any, mask: Any = None, training: bool = False,
+                      **kwargs: Any) -> Tuple[Any, Any, Pullback]: ...
+        def _flat_inputs(self, inputs: Any, /) -> List[Any]: ...
+        def _flat_outputs(self, outputs: Any, /) -> List[Any]: ...
+        def _pack_inputs(self, leaves: List[Any], /) -> Any: ...
+        def _pack_outputs(self, leaves: List[Any], /) -> Any: ...
+        def _input_cast_dtypes(self) -> List[Optional[str]]: ...
+        def _check_input_arrays(self, arrays: List[np.ndarray], /) -> None: ...
 
     def __init__(self) -> None:
         self.optimizer: Optional[optimizers.Optimizer] = None
@@ -142,6 +208,7 @@ class Trainer:
             raise ValueError("compile: 'optimizer' must be a name such as 'adam' or an rnnkit.optimizers object, "
                              "got None")
         self.optimizer = optimizers.get(optimizer)
+        assert self.optimizer is not None  # None was refused above
         self._outputs_spec = [_Output(name, item, weight, plain, weighted) for name, item, weight, plain, weighted
                               in zip(names, loss_list, weight_list, metric_lists["metrics"],
                                      metric_lists["weighted_metrics"])]
@@ -156,7 +223,8 @@ class Trainer:
         }
         self.compiled = True
 
-    def _compile_from_config(self, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> None:
+    def _compile_from_config(self, config: Dict[str, Any],
+                             custom_objects: Optional[Dict[str, Any]] = None) -> None:
         """compile() again from a saved ``compile_config``."""
         def metric(item: Any) -> Any:
             return item if isinstance(item, str) else metrics_module.deserialize(item, custom_objects=custom_objects)
@@ -217,13 +285,9 @@ class Trainer:
             if output.metrics is not None or y is None:
                 continue
             y_pred = np.zeros(tuple(1 if d is None else d for d in shape), dtype=np.float32)
-
-            def resolve(identifier: Any) -> metrics_module.Metric:
-                return metrics_module.get(identifier, loss=output.loss_identifier, y_true=y[:1], y_pred=y_pred)
-
-            plain = [(resolve(m), False) for m in output.plain]
-            weighted = [(resolve(m), True) for m in output.weighted]
-            names: set = set()
+            plain = [(_resolve_metric(m, output, y, y_pred), False) for m in output.plain]
+            weighted = [(_resolve_metric(m, output, y, y_pred), True) for m in output.weighted]
+            names: Set[str] = set()
             for metric, _ in plain:  # two metrics of one name, e.g. "auc" and AUC(curve="PR"): auc, auc_1
                 base, k = metric.name, 0
                 while metric.name in names:
@@ -239,8 +303,8 @@ class Trainer:
             output.metrics = plain + weighted
 
     # ------------------------------------------------------------------ inputs
-    def _prepare_data(self, x: Any, y: Any = None, sample_weight: Any = None) -> Tuple[Arrays, Optional[Arrays],
-                                                                                       Arrays]:
+    def _prepare_data(self, x: Any, y: Any = None,
+                      sample_weight: Any = None) -> Tuple[Inputs, Optional[Arrays], Arrays]:
         """Checks x, y and weights before any C++ work, and builds the model if needed: one
         array per model input, per output target and per output weight. Float inputs are cast
         once to the dtype the model computes in; integer ids stay integers."""
@@ -258,8 +322,11 @@ class Trainer:
         weights = self._per_output("sample_weight", sample_weight, self.output_names, broadcast=True) \
             if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * count
         sws = [None if w is None else data.as_array("sample_weight", w, "float64") for w in weights]
-        suffix = (lambda k: "") if count == 1 else (lambda k: f"[{self.output_names[k]!r}]")
-        data.check_same_length(**{n: a for n, a in zip(names, xs)},
+
+        def suffix(k: int) -> str:
+            return "" if count == 1 else f"[{self.output_names[k]!r}]"
+
+        data.check_same_length(**dict(zip(names, xs)),
                                **{f"y{suffix(k)}": t for k, t in enumerate(ys or [])},
                                **{f"sample_weight{suffix(k)}": w for k, w in enumerate(sws)})
         if not self.built:
@@ -279,6 +346,7 @@ class Trainer:
         dummy output, so every shape rule of the loss applies here, up front (once per shape
         and dtype of y; class labels are checked every time)."""
         loss = output.loss
+        assert loss is not None  # only outputs with a loss are checked
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
             classes = output_shape[-1]
             labels = y[y != loss.ignore_class] if loss.ignore_class is not None else y
@@ -311,7 +379,9 @@ class Trainer:
         ``need_grad``, the gradient of the total with respect to each output. The weights'
         penalties and the layers' activity penalties (``activity``) count in the total."""
         targets = ys if ys is not None else [None] * len(outputs)
-        total, logs, grads = 0.0, {}, []
+        total = 0.0
+        logs: Logs = {}
+        grads: List[Optional[np.ndarray]] = []
         for output, y, y_pred, mask, sw in zip(self._outputs_spec, targets, outputs, masks, sws):
             if output.loss is None or (y is None and ys is not None):
                 grads.append(None)
@@ -327,7 +397,7 @@ class Trainer:
         penalty = sum(w.regularizer(w.value) for w in regularized)  # Layer.regularization_loss's terms
         return {"loss": float(total + penalty + sum(activity)), **logs}, grads
 
-    def _train_step(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays,
+    def _train_step(self, xs: Inputs, ys: Optional[Arrays], sws: Arrays,
                     weights: Optional[_StepWeights] = None) -> Logs:
         """Forward with the masks, losses and their gradients under the masks, pullback, optimizer."""
         variables, regularized = weights or self._step_weights()
@@ -344,11 +414,13 @@ class Trainer:
                 penalty = v.regularizer.gradient(v.value)
                 gradient = penalty if gradient is None else gradient + penalty
             gradients.append(gradient)
+        assert self.optimizer is not None  # compiled
         self.optimizer.apply(gradients, variables)
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
         return logs
 
-    def _test_step(self, xs: Arrays, ys: Arrays, sws: Arrays, weights: Optional[_StepWeights] = None) -> Logs:
+    def _test_step(self, xs: Inputs, ys: Optional[Arrays], sws: Arrays,
+                   weights: Optional[_StepWeights] = None) -> Logs:
         # (no pullback; the batch was checked with the data)
         with ops.no_backward(), ops.trusted_arrays(), activity_losses() as activity:
             outputs, masks, _ = self.propagate(self._pack_inputs(xs), None, training=False)
@@ -358,7 +430,8 @@ class Trainer:
         self._update_metrics(ys, flat_outputs, sws, flat_masks)
         return logs
 
-    def _update_metrics(self, ys: Optional[Arrays], outputs: List[np.ndarray], sws: Arrays, masks: List[Any]) -> None:
+    def _update_metrics(self, ys: Optional[Arrays], outputs: List[np.ndarray], sws: Arrays,
+                        masks: List[Any]) -> None:
         """Masked steps get weight 0 in every metric, as Keras does; sample weights only in
         the weighted metrics."""
         if ys is None:
@@ -371,7 +444,8 @@ class Trainer:
                 weights = sw if weighted else None
                 if mask is not None:
                     m = np.asarray(mask, dtype=np.float64)
-                    weights = m if weights is None else m * weights.reshape(weights.shape + (1,) * (m.ndim - weights.ndim))
+                    weights = m if weights is None else m * weights.reshape(
+                        weights.shape + (1,) * (m.ndim - weights.ndim))
                 metric.update_state(y, y_pred, weights)
 
     def _reset_metrics(self, ys: Optional[Arrays]) -> None:
@@ -397,17 +471,14 @@ class Trainer:
                                              model=self, verbose=verbose, **params)
 
     # ------------------------------------------------------------------ batches
-    def _array_batches(self, xs: Arrays, ys: Optional[Arrays], sws: Arrays, batch_size: int,
-                       order: Optional[np.ndarray], steps: Optional[int]) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
+    def _array_batches(self, xs: Inputs, ys: Optional[Arrays], sws: Arrays, batch_size: int,
+                       order: Optional[np.ndarray], steps: Optional[int]) -> Iterator[Tuple[Inputs, Any, Arrays, int]]:
         for index, count in data.batches(len(xs[0]), batch_size, order, steps):
-            if isinstance(index, slice):
-                pick: Callable[[Any], Any] = lambda a: None if a is None else a[index]  # noqa: E731  (views)
-            else:  # take copies the rows of a shuffled batch at half the cost of a[index]
-                pick = lambda a: None if a is None else a.take(index, axis=0)  # noqa: E731
-            yield [pick(a) for a in xs], None if ys is None else [pick(t) for t in ys], [pick(w) for w in sws], count
+            yield ([_rows(a, index) for a in xs], None if ys is None else [_rows(t, index) for t in ys],
+                   [_rows(w, index) for w in sws], count)
 
     def _source_batches(self, source: data.BatchSource,
-                        class_weight: Optional[Dict[int, float]] = None) -> Iterator[Tuple[Arrays, Any, Arrays, int]]:
+                        class_weight: Optional[Dict[int, float]] = None) -> Iterator[Tuple[Inputs, Any, Arrays, int]]:
         for x, y, w in source.epoch():
             if class_weight is not None and w is not None:
                 raise ValueError(f"{source.name} yields sample weights, and class_weight is given too: use one")
@@ -416,7 +487,7 @@ class Trainer:
             except (ValueError, TypeError) as error:
                 raise type(error)(f"a batch from {source.name} does not fit the model: {error}") from None
             if class_weight is not None and ys is not None:
-                sws = [data.class_sample_weights(ys[0], class_weight)]
+                sws = _class_sample_weights(ys, class_weight)
             yield xs, ys, sws, len(xs[0])
 
     def _checked_class_weight(self, class_weight: Any, sample_weight: Any) -> Optional[Dict[int, float]]:
@@ -496,7 +567,7 @@ class Trainer:
                 sws = [None if w is None else w[:split] for w in sws]
                 validation_data = _Prepared(*validation_data)
             if class_weight is not None:  # the training samples only, as Keras
-                sws = [data.class_sample_weights(ys[0], class_weight)]
+                sws = _class_sample_weights(ys, class_weight)
             self._check_stateful_batches(len(xs[0]), batch_size)
             batches_per_epoch = -(-len(xs[0]) // batch_size)
             steps = batches_per_epoch if steps_per_epoch is None else min(steps_per_epoch, batches_per_epoch)
@@ -547,8 +618,10 @@ class Trainer:
                 if self.stop_training:
                     break
         if epochs > initial_epoch:  # an optimizer with use_ema ends with the averaged weights, as Keras
+            assert self.optimizer is not None  # compiled
             self.optimizer.finalize_variable_values(self.trainable_weights)
         callback_list.on_train_end(epoch_logs)
+        assert self.history is not None  # set by the History callback
         return self.history
 
     def _validation(self, validation_data: Any, batch_size: int,
@@ -559,6 +632,7 @@ class Trainer:
         if data.is_batch_source(validation_data):
             source = data.BatchSource(validation_data, steps, "the validation generator")
             return lambda callback_list: self._evaluate_batches(self._source_batches(source), callback_list)
+        ys: Optional[Arrays]
         if isinstance(validation_data, _Prepared):
             xs, ys, sws = validation_data
         else:
@@ -576,7 +650,8 @@ class Trainer:
                              f"into batches of {batch_size}")
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_batches(self, batches: Iterator[Tuple[Arrays, Any, Arrays, int]], callback_list: Any) -> Logs:
+    def _evaluate_batches(self, batches: Iterator[Tuple[Inputs, Any, Arrays, int]],
+                          callback_list: Any) -> Logs:
         callback_list.on_test_begin()
         totals, started = _Totals(), False
         batch_begin, batch_end = (callback_list.wants(f"on_test_batch_{at}") for at in ("begin", "end"))
@@ -666,7 +741,7 @@ class Trainer:
         class_weight = self._checked_class_weight(class_weight, sample_weight)
         xs, ys, sws = self._prepare_data(x, y, sample_weight)
         if class_weight is not None:
-            sws = [data.class_sample_weights(ys[0], class_weight)]
+            sws = _class_sample_weights(ys, class_weight)
         self._reset_metrics(ys)
         return self._returned(self._logs(self._train_step(xs, ys, sws)), return_dict)
 
