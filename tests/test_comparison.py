@@ -164,9 +164,9 @@ def test_bad_arguments(data):
     builders = {"LSTM": builder(LSTM)}
     with pytest.raises(ValueError, match="builders must be a non-empty dict"):
         rnnkit.compare({}, data)
-    with pytest.raises(TypeError, match="builders must map names .* got 'LSTM': Sequential"):
+    with pytest.raises(TypeError, match=r"builders must map names .* got 'LSTM': Sequential"):
         rnnkit.compare({"LSTM": builder(LSTM)()}, data)
-    with pytest.raises(TypeError, match="builder 'LSTM' must return an rnnkit model .* got str"):
+    with pytest.raises(TypeError, match=r"builder 'LSTM' must return an rnnkit model .* got str"):
         rnnkit.compare({"LSTM": lambda: "model"}, data)
     with pytest.raises(ValueError, match="builder 'LSTM' returned a model that is not compiled"):
         rnnkit.compare({"LSTM": lambda: Sequential([LSTM(2), Dense(1)])}, data)
@@ -177,6 +177,23 @@ def test_bad_arguments(data):
         rnnkit.compare(builders, data, epochs=0)
     with pytest.raises(ValueError, match="verbose must be 0, 1 or 2, got 3"):
         rnnkit.compare(builders, data, verbose=3)
+
+
+def test_a_result_as_plain_data_rebuilds_its_model(comparison, data):
+    """What a worker sends back: config, compile config and weights; the model rebuilt from them
+    predicts as the trained one, compiled alike, with the history."""
+    result = comparison["GRU"]
+    assert repr(result) == f"<ModelResult 'GRU': {result.params:,} parameters, 2 epochs in {result.fit_seconds:.2f} s>"
+    snapshot = result.snapshot
+    assert isinstance(snapshot, rnnkit.comparison.ModelSnapshot) and snapshot.config == result.model.to_json()
+    rebuilt = snapshot.restore()
+    assert rebuilt is not result.model and rebuilt.compiled
+    np.testing.assert_array_equal(rebuilt.predict(data.test[0], verbose=0), result.model.predict(data.test[0],
+                                                                                                  verbose=0))
+    assert rebuilt.evaluate(*data.test, batch_size=16, verbose=0, return_dict=True) == result.test
+    back = rnnkit.comparison.ModelResult.from_record(result.to_record(), result.worker)
+    assert back.to_dict() == result.to_dict() and back.model.history.history == result.history
+    assert all(np.array_equal(a, b) for a, b in zip(back.model.get_weights(), result.model.get_weights()))
 
 
 def test_models_of_several_inputs_compare_on_lists_of_arrays():
