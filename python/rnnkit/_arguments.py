@@ -1,7 +1,9 @@
-"""Checks of constructor arguments shared by the layers and the optimizers."""
+"""Checks of constructor arguments shared by the layers and the optimizers, and the names
+they derive from their classes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Optional, Tuple, overload
 
 import numpy as np
@@ -54,3 +56,11 @@ def check_shape(kind: str, name: str, value: Any, *, allow_none: bool = False) -
         expected = "integers or None" if allow_none else "integers"
         raise TypeError(f"{kind}: {name} must be a tuple of {expected}, got {value!r}")
     return tuple(None if d is None else int(d) for d in entries)
+
+
+def snake_case(class_name: str) -> str:
+    """A class name as Keras names its objects: ``"LSTM"`` -> ``"lstm"``, ``"MeanSquaredError"``
+    -> ``"mean_squared_error"``, ``"Conv1D"`` -> ``"conv1d"`` (keras.src.utils.naming's rule)."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

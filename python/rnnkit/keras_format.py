@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import constraints, initializers, regularizers
-from .layers.base import _snake_case
+from ._arguments import snake_case
 
 __all__ = ["is_keras_archive", "load_keras_model", "load_keras_weights", "save_keras_model", "save_keras_weights"]
 
@@ -163,7 +163,7 @@ def _layer_keys(model: Any, names: List[str]) -> List[Tuple[str, Any]]:
     keys = []
     for name in names:
         layer = by_name[name]
-        base = _snake_case(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         count = used.get(base, -1) + 1
         used[base] = count
         keys.append((base if count == 0 else f"{base}_{count}", layer))

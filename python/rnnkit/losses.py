@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type, Union, cast
 
 import numpy as np
 
+from ._arguments import snake_case
 from .serialization import class_and_config, serialize_object
 
 __all__ = [
@@ -404,7 +405,7 @@ class Loss:
         if reduction not in REDUCTIONS:
             raise ValueError(f"Invalid value for argument `reduction`. Expected one of {list(REDUCTIONS)}. "
                              f"Received: reduction={reduction!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
         self._dtype = dtype
 
@@ -657,15 +658,6 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 # ------------------------------------------------------------------------------ get & co
-def _snake_case(name: str) -> str:
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
-
-
 _CLASSES: Dict[str, Type[Loss]] = {cls.__name__: cls for cls in (
     MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy)}

@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import losses as losses_module
-from .losses import EPSILON, _align, _broadcast_weights, _snake_case, mean_absolute_error, mean_squared_error
+from ._arguments import snake_case
+from .losses import EPSILON, _align, _broadcast_weights, mean_absolute_error, mean_squared_error
 from .serialization import class_and_config, serialize_object
 
 __all__ = [
@@ -169,7 +170,7 @@ class Metric:
     """
 
     def __init__(self, dtype: Any = None, name: Optional[str] = None) -> None:
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self._dtype = dtype or "float32"
 
     @property
@@ -491,7 +492,7 @@ class _ConfusionMetric(_ConfusionCounts):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Adds a batch: ``y_true`` 0/1 and ``y_pred`` scores of one shape ``(N, ...)``,
         ``sample_weight`` ``(N,)`` or broadcastable to it."""
-        name = _snake_case(type(self).__name__)
+        name = snake_case(type(self).__name__)
         y_true, y_pred = _align(name, np.asarray(y_true), np.asarray(y_pred, np.float64))
         if self.top_k is not None:  # exactly k per row; among equal scores the first ones, as Keras' top_k
             order = np.argsort(-y_pred, axis=-1, kind="stable")[..., :self.top_k]
@@ -795,7 +796,7 @@ _NAMES: Dict[str, Type[Metric]] = {
     "mean_absolute_error": MeanAbsoluteError, "MeanAbsoluteError": MeanAbsoluteError,
     "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
     # Keras 3 also takes every class by its snake_case name: "precision", "auc", "f1_score", ...
-    **{_snake_case(cls.__name__): cls for cls in (RootMeanSquaredError, TopKCategoricalAccuracy,
+    **{snake_case(cls.__name__): cls for cls in (RootMeanSquaredError, TopKCategoricalAccuracy,
                                                   SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
                                                   FBetaScore, F1Score)},
     **{cls.__name__: cls for cls in (RootMeanSquaredError, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,

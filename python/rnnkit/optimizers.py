@@ -49,7 +49,7 @@ from typing import (
 import numpy as np
 
 from . import _core
-from ._arguments import check_flag, is_number
+from ._arguments import check_flag, is_number, snake_case
 from .serialization import class_and_config, serialize_object
 from .variables import Variable
 
@@ -404,11 +404,6 @@ class LearningRateVariable(float):
         return (float, (float(self),))
 
 
-def _snake_case(name: str) -> str:
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _check_rate(learning_rate: Any) -> float:
     if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, (int, float, np.number)):
         raise ValueError("Argument `learning_rate` should be float, or an instance of LearningRateSchedule. "
@@ -486,7 +481,7 @@ class Optimizer:
         if sum(option is not None for option in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
-        self.name = name if name is not None else _snake_case(type(self).__name__)
+        self.name = name if name is not None else snake_case(type(self).__name__)
         owner = type(self).__name__
         self.weight_decay = _check_setting(owner, "weight_decay", weight_decay, 0.0)
         self.clipnorm = _check_setting(owner, "clipnorm", clipnorm, 0.0, open_low=True)

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import re
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, cast, overload
 
 import numpy as np
 
 from .. import config, constraints, initializers, ops, regularizers, traces
-from .._arguments import check_flag, is_integer, is_number
+from .._arguments import check_flag, is_integer, is_number, snake_case
 from ..variables import Variable
 from . import symbolic
 
@@ -39,14 +38,9 @@ _name_counts: Dict[str, int] = defaultdict(int)
 MAX_WEIGHT_BYTES = 2 ** 34
 
 
-def _snake_case(cls_name: str) -> str:
-    base = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls_name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", base).lower()
-
-
 def _auto_name(cls_name: str) -> str:
     """Keras' naming: ``lstm``, ``lstm_1``, ... per class, in creation order."""
-    base = _snake_case(cls_name)
+    base = snake_case(cls_name)
     count = _name_counts[base]
     _name_counts[base] += 1
     return base if count == 0 else f"{base}_{count}"

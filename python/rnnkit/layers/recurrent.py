@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._arguments import check_flag
-from .base import Grads, Layer, Pullback, Shape, _snake_case, as_list, check_mask
+from .._arguments import check_flag, snake_case
+from .base import Grads, Layer, Pullback, Shape, as_list, check_mask
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _KernelCell, output_size, run_cell, state_sizes
 
 __all__ = ["RNN", "SimpleRNN", "LSTM", "GRU"]
@@ -210,7 +210,7 @@ class _CellLayer(RNN):
         cell_dtype = {"dtype": layer_kwargs["dtype"]} if layer_kwargs.get("dtype") else {}
         # The built-in cells word their argument errors for this layer ("GRU: reset_after ...").
         owner = {"_owner": type(self).__name__} if issubclass(self.cell_class, _KernelCell) else {}
-        cell = self.cell_class(units, name=_snake_case(self.cell_class.__name__), **owner, **cell_dtype, **kwargs)
+        cell = self.cell_class(units, name=snake_case(self.cell_class.__name__), **owner, **cell_dtype, **kwargs)
         super().__init__(cell, **layer_kwargs)
 
     def get_config(self) -> Dict[str, Any]:
