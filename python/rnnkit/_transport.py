@@ -82,6 +82,9 @@ class RayExecutor(cf.Executor):
         self._remote: Dict[Any, Any] = {}
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Runs ``fn(*args, **kwargs)`` as a Ray task with this executor's options (each ``fn`` is
+        wrapped by ``ray.remote`` once, when first submitted); returns a
+        ``concurrent.futures.Future`` of its result."""
         import ray
 
         remote = self._remote.get(fn)

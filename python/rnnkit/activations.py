@@ -52,10 +52,16 @@ def get(identifier: Any, allowed: Tuple[str, ...] = DENSE_ACTIVATIONS) -> str:
 
 
 def serialize(name: str) -> str:
+    """An activation's config form, its name: ``name`` is returned unchanged. Layers hold the
+    canonical name already (:func:`get` gives it for one of this module's functions), so unlike
+    Keras' ``serialize`` this takes the name, not the function."""
     return name
 
 
 def deserialize(name: str) -> str:
+    """The canonical name for a serialized activation (``"swish"`` gives ``"silu"``), as
+    :func:`get` returns it; a name, where Keras' ``deserialize`` returns the function.
+    ValueError for an unknown name."""
     return get(name)
 
 

@@ -52,9 +52,13 @@ class Callback:
         self.params: Dict[str, Any] = {}
 
     def set_params(self, params: Dict[str, Any]) -> None:
+        """Keeps the loop's settings (``verbose``, ``epochs``, ``steps``, ...) as ``self.params``;
+        fit, evaluate and predict call it before the first hook."""
         self.params = params
 
     def set_model(self, model: Any) -> None:
+        """Keeps the model being trained, evaluated or run as ``self.model``; the loops call it
+        before the first hook."""
         self.model = model
 
     def on_batch_begin(self, batch: int, logs: Logs = None) -> None:
@@ -202,11 +206,14 @@ class CallbackList(Callback):
         return hook in self._batch_hooks
 
     def set_params(self, params: Dict[str, Any]) -> None:
+        """Keeps ``params`` and passes them to every callback."""
         self.params = params
         for callback in self.callbacks:
             callback.set_params(params)
 
     def set_model(self, model: Any) -> None:
+        """Passes ``model`` to every callback, and sets ``model.history`` to the list's History
+        when it has one."""
         self.model = model
         if self._history is not None:
             model.history = self._history
@@ -679,6 +686,7 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.cooldown_counter = 0
 
     def in_cooldown(self) -> bool:
+        """Whether the ``cooldown`` epochs after the last reduction are still running."""
         return self.cooldown_counter > 0
 
     def on_train_begin(self, logs: Logs = None) -> None:

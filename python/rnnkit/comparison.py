@@ -128,6 +128,7 @@ class ModelResult:
 
     @property
     def seconds_per_epoch(self) -> float:
+        """``fit_seconds`` divided by the epochs run (by 1 when none ran)."""
         return self.fit_seconds / max(self.epochs, 1)
 
     @property

@@ -27,10 +27,12 @@ class Constraint:
         return w
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments as a JSON-ready dict (``{}`` for NonNeg)."""
         return {}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Constraint:
+        """The constraint ``cls(**config)``, from a dict of :meth:`get_config`."""
         return cls(**config)
 
     def __repr__(self) -> str:

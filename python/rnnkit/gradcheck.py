@@ -66,6 +66,7 @@ class GradcheckReport:
 
     @property
     def passed(self) -> bool:
+        """Whether every input's check passed (``bool(report)`` gives the same)."""
         return all(check.passed for check in self.checks)
 
     def __bool__(self) -> bool:

@@ -30,17 +30,29 @@ class Initializer:
         return np.asarray(values, dtype=dtype or config.floatx())
 
     def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """The values: an array of ``shape`` drawn from ``rng`` (float64; ``__call__`` casts it
+        to the dtype asked for). A subclass implements this method, not ``__call__``.
+
+        Args:
+            shape: the weight's shape, a tuple of ints.
+            rng: the generator, seeded by ``seed`` or rnnkit's global stream.
+        """
         raise NotImplementedError
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments as a JSON-ready dict, e.g. ``{"mean": 0.0, "stddev": 0.05,
+        "seed": None}`` for ``RandomNormal()``."""
         return {"seed": self.seed}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Initializer:
+        """The initializer ``cls(**config)``, from a dict of :meth:`get_config`."""
         return cls(**config)
 
 
 class Zeros(Initializer):
+    """All zeros."""
+
     def __init__(self) -> None:
         super().__init__()
 
@@ -52,11 +64,19 @@ class Zeros(Initializer):
 
 
 class Ones(Zeros):
+    """All ones."""
+
     def sample(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.ones(shape)
 
 
 class Constant(Initializer):
+    """Every entry ``value``.
+
+    Args:
+        value: the constant, a float.
+    """
+
     def __init__(self, value: float = 0.0) -> None:
         super().__init__()
         self.value = float(value)
@@ -69,6 +89,14 @@ class Constant(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Values from a normal distribution.
+
+    Args:
+        mean: the distribution's mean.
+        stddev: its standard deviation.
+        seed: an int for reproducible values, or ``None`` for rnnkit's global stream.
+    """
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
@@ -93,6 +121,14 @@ class TruncatedNormal(RandomNormal):
 
 
 class RandomUniform(Initializer):
+    """Values from a uniform distribution over ``[minval, maxval)``.
+
+    Args:
+        minval: the lower bound.
+        maxval: the upper bound (excluded).
+        seed: an int for reproducible values, or ``None`` for rnnkit's global stream.
+    """
+
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval

@@ -411,6 +411,8 @@ class Loss:
 
     @property
     def dtype(self) -> Any:
+        """The ``dtype`` given to the constructor, or ``None`` (where Keras gives floatx): the
+        loss then computes in ``y_pred``'s float dtype, float32 for integer predictions."""
         return self._dtype
 
     # Subclass hooks ---------------------------------------------------------------------
@@ -497,10 +499,13 @@ class Loss:
         return float(loss), grad
 
     def get_config(self) -> Dict[str, Any]:
+        """``name``, ``reduction`` and the loss's own options (``from_logits``, ``delta``, ...) as
+        a JSON-ready dict; ``dtype`` is not included."""
         return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Loss:
+        """The loss ``cls(**config)``, from a dict of :meth:`get_config`."""
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -175,15 +175,23 @@ class Metric:
 
     @property
     def dtype(self) -> Any:
+        """The ``dtype`` given (default ``"float32"``), kept for Keras compatibility: it does not
+        change how the metric computes."""
         return self._dtype
 
     def update_state(self, *args: Any, **kwargs: Any) -> None:
+        """Adds a batch to the accumulated state. The metrics take ``(y_true, y_pred,
+        sample_weight=None)`` as in Keras; :class:`Mean` takes ``(values, sample_weight=None)``."""
         raise NotImplementedError
 
     def result(self) -> float:
+        """The metric over every batch added since the last :meth:`reset_state`: a Python float
+        (Keras returns a tensor), or a float64 array of per-threshold or per-class values
+        (Precision and Recall given a list of thresholds, FBetaScore with ``average=None``)."""
         raise NotImplementedError
 
     def reset_state(self) -> None:
+        """Clears the accumulated state: the next :meth:`result` covers only the batches added after."""
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> float:
@@ -192,10 +200,13 @@ class Metric:
         return self.result()
 
     def get_config(self) -> Dict[str, Any]:
+        """``name``, ``dtype`` and the metric's own arguments (``threshold``, ``k``, ...) as a
+        JSON-ready dict."""
         return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Metric:
+        """The metric ``cls(**config)``, from a dict of :meth:`get_config`, with an empty state."""
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -271,6 +282,8 @@ class MeanMetricWrapper(Mean):
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Metric:
+        """The metric from a dict of :meth:`get_config`, whose ``fn`` names one of this module's
+        metric functions (``"binary_accuracy"``, ...); ValueError for another name."""
         config = dict(config)
         if isinstance(config.get("fn"), str):
             name = config["fn"]
@@ -606,6 +619,8 @@ class AUC(_ConfusionCounts):
 
     @property
     def thresholds(self) -> List[float]:
+        """The thresholds the predictions are counted at, increasing: ``-epsilon``, the inner
+        ones (evenly spaced, or those given), then ``1 + epsilon``."""
         return cast(List[float], self._thresholds.tolist())
 
     def reset_state(self) -> None:

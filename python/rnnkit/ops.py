@@ -173,6 +173,7 @@ class DenseResult:
 
     @property
     def outputs(self) -> Tuple[np.ndarray]:
+        """``(output,)``: what ``backward`` takes the gradient of (the form :func:`rnnkit.gradcheck` reads)."""
         return (self.output,)
 
     def backward(self, doutput: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:

@@ -90,11 +90,15 @@ class LearningRateSchedule:
         raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override __call__(self, step)")
 
     def get_config(self) -> Dict[str, Any]:
+        """The schedule's constructor arguments as a JSON-ready dict, which a saved optimizer
+        keeps. A schedule of one's own overrides it to be saved: ``LearningRateSchedule``'s raises
+        NotImplementedError, as Keras' does."""
         raise NotImplementedError(
             f"Learning rate schedule '{type(self).__name__}' must override get_config() in order to be serializable")
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> LearningRateSchedule:
+        """The schedule ``cls(**config)``, from a dict of :meth:`get_config`."""
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -394,10 +398,12 @@ class LearningRateVariable(float):
         return self._optimizer.learning_rate
 
     def numpy(self) -> np.float64:
+        """The rate as a NumPy float64 (Keras' ``variable.numpy()``)."""
         return cast(np.float64, np.float64(self))
 
     @property
     def value(self) -> float:
+        """The rate as a plain Python float (Keras' ``variable.value``, a tensor there)."""
         return float(self)
 
     def __reduce__(self) -> Any:  # copies and pickles are plain floats

@@ -18,13 +18,18 @@ class Regularizer:
         raise NotImplementedError
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
+        """The gradient of the penalty ``self(x)`` with respect to ``x``: an array of ``x``'s
+        shape and dtype. Keras has no such method (its autodiff takes the gradient); a custom
+        regularizer implements it along with ``__call__``."""
         raise NotImplementedError
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments as a JSON-ready dict (``{"l1": 0.01}`` for ``L1()``)."""
         return {}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Regularizer:
+        """The regularizer ``cls(**config)``, from a dict of :meth:`get_config`."""
         return cls(**config)
 
 
@@ -38,6 +43,7 @@ class L1L2(Regularizer):
         return float(self.l1 * np.abs(x).sum() + self.l2 * np.square(x).sum())
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
+        """``l1 * sign(x) + 2 * l2 * x``, in ``x``'s dtype (0 where ``x`` is 0 for the L1 part)."""
         return cast(np.ndarray, (self.l1 * np.sign(x) + 2 * self.l2 * x).astype(x.dtype, copy=False))
 
     def get_config(self) -> Dict[str, Any]:

@@ -61,10 +61,12 @@ class LayerTrace:
 
     @property
     def units(self) -> int:
+        """The layer's width, the last axis of ``hidden``."""
         return int(self.hidden.shape[-1])
 
     @property
     def time_steps(self) -> int:
+        """The number of steps ``T``, the second axis of ``hidden``."""
         return int(self.hidden.shape[1])
 
     def gradient_norms(self) -> Dict[str, np.ndarray]:

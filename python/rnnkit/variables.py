@@ -43,10 +43,12 @@ class Variable:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        """The shape of ``value``."""
         return self.value.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of ``value``, a ``numpy.dtype`` (Keras gives its name, a string)."""
         return self.value.dtype
 
     def numpy(self) -> np.ndarray:

@@ -194,12 +194,12 @@ class Layer:
     # ------------------------------------------------------------------ structure
     @property
     def dtype(self) -> str:
+        """The compute dtype, ``"float32"`` or ``"float64"``. Setting it sets the layers inside
+        this one too; the weights keep their dtype (gradcheck converts those)."""
         return self._dtype
 
     @dtype.setter
     def dtype(self, value: str) -> None:
-        """Sets the compute dtype of this layer and of the layers inside it (their weights
-        keep theirs; gradcheck converts those)."""
         self._dtype = np.dtype(value).name
         for layer in self._sublayers():
             layer.dtype = value
@@ -262,10 +262,14 @@ class Layer:
 
     @property
     def trainable_weights(self) -> List[Variable]:
+        """The weights fit updates, in :attr:`weights`' order: the trainable ones, leaving out
+        every weight of a layer (and the layers inside it) set ``trainable=False``."""
         return self._collect_weights(trainable_only=True)
 
     @property
     def non_trainable_weights(self) -> List[Variable]:
+        """The other weights, in :attr:`weights`' order: those made with ``trainable=False`` and
+        those of layers set ``trainable=False``."""
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
 
@@ -294,9 +298,15 @@ class Layer:
             variable.assign(value)
 
     def count_params(self) -> int:
+        """The number of scalars in all the weights, trainable or not. A layer not yet built
+        has no weights and gives 0, where Keras raises a ValueError."""
         return int(sum(w.value.size for w in self.weights))
 
     def regularization_loss(self) -> float:
+        """The sum of the weight regularizers' penalties, ``regularizer(weight)`` over every
+        regularized weight (0.0 with none), as the training loss includes it. Activity
+        regularizers are not counted: they depend on the inputs. Keras collects these penalties
+        in ``layer.losses``."""
         return float(sum(w.regularizer(w.value) for w in self.weights if w.regularizer is not None))
 
     # ------------------------------------------------------------------ computation
@@ -306,6 +316,9 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        """The shape of the outputs for inputs of ``input_shape`` (batch axis first, ``None`` for
+        an unknown size), without computing anything; a list of shapes for several inputs or
+        outputs. A layer that does not override it keeps the shape: ``tuple(input_shape)``."""
         return tuple(input_shape)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
@@ -436,6 +449,11 @@ class Layer:
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
+        """The layer's constructor arguments as a JSON-ready dict, from which
+        :meth:`from_config` makes an equal layer (without the weights' values). Every layer
+        gives ``name``, ``trainable``, ``dtype`` and, when set, ``activity_regularizer``,
+        ``input_shape`` and ``batch_size``, then its own arguments; the layers it holds (RNN's
+        cell, a wrapper's layer) appear as their ``{"class_name": ..., "config": ...}``."""
         config_ = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.activity_regularizer is not None:
             config_["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
@@ -447,6 +465,8 @@ class Layer:
 
     @classmethod
     def from_config(cls, config_: Dict[str, Any]) -> Layer:
+        """A new layer from a dict of :meth:`get_config`: ``cls(**config)``, after rebuilding the
+        layers it holds. Its weights are fresh ones; ``set_weights`` copies trained ones in."""
         return cls(**config_)
 
     def __repr__(self) -> str:
@@ -562,6 +582,8 @@ class InputLayer(Layer):
         return inputs, unary_pullback(lambda dy: dy)
 
     def get_config(self) -> Dict[str, Any]:
+        """``shape`` (without the batch axis), ``batch_size``, ``dtype`` and ``name``: the
+        arguments of :func:`Input`."""
         return {"shape": list(self.shape[1:]), "batch_size": self.batch_size, "dtype": self.dtype,
                 "name": self.name}
 

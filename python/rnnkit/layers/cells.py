@@ -85,13 +85,17 @@ class _KernelCell(Layer):
 
     @property
     def state_size(self) -> Any:
+        """The width of each state, as Keras gives it: ``units`` for one state (``h``), a list
+        ``[units, units]`` for the LSTM's ``h`` and ``c``."""
         return self.units if len(self.state_names) == 1 else [self.units] * len(self.state_names)
 
     @property
     def output_size(self) -> int:
+        """The width of a step's output: ``units``."""
         return self.units
 
     def bias_shape(self) -> Tuple[int, ...]:
+        """The shape of the ``bias`` weight: ``(gates * units,)``, one block per gate."""
         return (self.gates * self.units,)
 
     def build(self, input_shape: Shape) -> None:
@@ -288,6 +292,8 @@ class GRUCell(_GatedCell):
         self.reset_after = check_flag(self._kind, "reset_after", reset_after)
 
     def bias_shape(self) -> Tuple[int, ...]:
+        """The shape of the ``bias`` weight: ``(2, 3 * units)`` (input and recurrent rows) with
+        ``reset_after``, else ``(3 * units,)``."""
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _kernel_arguments(self) -> Dict[str, Any]:
@@ -332,10 +338,12 @@ class StackedRNNCells(Layer):
 
     @property
     def state_size(self) -> List[int]:
+        """The widths of every cell's states, first cell's first, in one flat list."""
         return [s for cell in self.cells for s in state_sizes(cell)]
 
     @property
     def output_size(self) -> int:
+        """The width of the last cell's output (its ``output_size``, else its first state's width)."""
         return output_size(self.cells[-1])
 
     def build(self, input_shape: Shape) -> None:

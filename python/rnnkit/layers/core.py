@@ -49,6 +49,8 @@ class Dense(Layer):
 
     @property
     def activation(self) -> str:
+        """The activation's name (``"linear"`` for none). It may be set to a name, a function of
+        ``rnnkit.activations`` or ``None``, and the layer then runs the new activation."""
         return self._activation
 
     @activation.setter

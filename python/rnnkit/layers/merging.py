@@ -186,6 +186,8 @@ class Concatenate(_Merge):
         return axis
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
+        """The inputs' common shape with the sizes along ``axis`` added (``None`` if one is
+        unknown); ValueError if the ranks or the other sizes differ."""
         shapes = self._check_inputs(input_shape)
         rank = len(shapes[0])
         axis = self._axis(rank)
@@ -264,6 +266,8 @@ class Dot(_Merge):
         return pair
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
+        """The batch axis, then the first input's other axes and the second's, the dot axes
+        left out; ``(N, 1)`` when nothing else remains. ValueError if the dot axes' sizes differ."""
         shapes = self._check_inputs(input_shape)
         pair = self._pair([len(s) for s in shapes])
         a, b = shapes[0][pair[0]], shapes[1][pair[1]]

@@ -102,6 +102,8 @@ class RNN(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
+        """``(N, units)``, or ``(N, T, units)`` with ``return_sequences``, for inputs ``(N, T, F)``;
+        with ``return_state``, a list of that shape and one ``(N, width)`` per state."""
         units = output_size(self.cell)
         output = (input_shape[0], input_shape[1], units) if self.return_sequences else (input_shape[0], units)
         if self.return_state:

@@ -110,6 +110,9 @@ class Bidirectional(_Wrapper):
         return self.forward_layer._build_shape(inputs)
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
+        """The forward layer's output shape, with both directions' widths added for
+        ``"concat"``; a list of the two for ``merge_mode=None``; with ``return_state``, the
+        outputs' shapes followed by the forward states' and the backward states'."""
         shape = self.forward_layer.compute_output_shape(input_shape)
         states: List[Any] = []
         if self.return_state:
@@ -264,6 +267,8 @@ class TimeDistributed(_Wrapper):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """``(N, T, *inner)``, where ``(None, *inner)`` is the wrapped layer's output shape for
+        one step's inputs ``(None, *input_shape[2:])``."""
         inner = self.layer.compute_output_shape(self._inner_shape(input_shape))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 

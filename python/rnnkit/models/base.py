@@ -46,6 +46,7 @@ class BaseModel(Trainer, Layer):  # type: ignore[misc]
 
     @property
     def layers(self) -> List[Layer]:
+        """The model's layers, a new list each time (see Sequential's and Model's)."""
         raise NotImplementedError
 
     def _sublayers(self) -> List[Layer]:

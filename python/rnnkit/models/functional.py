@@ -165,10 +165,12 @@ class Model(BaseModel):
 
     @property
     def inputs(self) -> Any:
+        """The Input tensors, in the structure the model was made with (one tensor, a list or a dict)."""
         return self._pack_inputs(list(self._inputs))
 
     @property
     def outputs(self) -> Any:
+        """The output tensors, in the structure the model was made with (one tensor, a list or a dict)."""
         return self._pack_outputs(list(self._outputs))
 
     @property
@@ -183,17 +185,22 @@ class Model(BaseModel):
 
     @property
     def input_names(self) -> List[str]:
+        """The names of the Input layers, in the order of the inputs; a dict of input arrays may
+        be keyed by them."""
         return [t.node.layer.name for t in self._inputs]
 
     @property
     def output_names(self) -> List[str]:
-        """One name per output: its layer's name (Keras' names for losses and metrics)."""
+        """One name per output: its layer's name, or its key when the outputs are a dict
+        (Keras' names for losses and metrics)."""
         if isinstance(self._output_structure, dict):
             return list(self._output_structure)
         return [t.node.layer.name for t in self._outputs]
 
     @property
     def dtype(self) -> str:
+        """The dtype of the first layer the graph runs after its Inputs. Setting it sets the
+        dtype of every layer; the weights keep theirs."""
         first = next((node.layer for node in self._nodes), None) if hasattr(self, "_nodes") else None
         return first.dtype if first is not None else self._dtype
 
@@ -203,6 +210,7 @@ class Model(BaseModel):
 
     @property
     def input_dtype(self) -> Optional[str]:
+        """The dtype of the model's Input when it has one (token ids: an integer dtype), else ``None``."""
         return self._inputs[0].dtype if len(self._inputs) == 1 else None
 
     def _pack_inputs(self, leaves: List[Any]) -> Any:
@@ -228,6 +236,8 @@ class Model(BaseModel):
         return self.input_shape
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output tensors' shapes as the graph gives them, whatever ``input_shape`` is: one
+        shape for a single output, else a list in the outputs' order."""
         shapes = [t.shape for t in self._outputs]
         return self._pack_outputs(shapes) if self._output_structure is None else shapes
 

@@ -42,6 +42,8 @@ class Sequential(BaseModel):
 
     @property
     def dtype(self) -> str:
+        """The first layer's dtype (the model's own while it has none). Setting it sets the dtype
+        of every layer; the weights keep theirs."""
         return self._layers[0].dtype if self._layers else self._dtype
 
     @dtype.setter
@@ -71,6 +73,9 @@ class Sequential(BaseModel):
         self._try_build()
 
     def pop(self) -> Layer:
+        """Removes the last layer and returns it; the model is built again for its input shape
+        when that is known. ValueError if the model has no layer. Keras 3's ``rebuild``
+        argument is not taken: the model always rebuilds when it can."""
         if not self._layers:
             raise ValueError("there is no layer to remove")
         layer = self._layers.pop()
@@ -108,6 +113,8 @@ class Sequential(BaseModel):
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
+        """The output shape of the last layer, each layer's ``compute_output_shape`` fed the
+        previous one's; ``input_shape`` itself when the model has no layer."""
         shape = tuple(input_shape)
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
@@ -115,6 +122,8 @@ class Sequential(BaseModel):
 
     @property
     def output_names(self) -> List[str]:
+        """``[name of the last layer]`` (``["output"]`` while there is none): the name that
+        per-output logs and a dict of losses or metrics use."""
         return [self._layers[-1].name] if self._layers else ["output"]
 
     def _flat_inputs(self, inputs: Any) -> List[Any]:
@@ -206,6 +215,9 @@ class Sequential(BaseModel):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
+        """Keras' Sequential config: ``name``, ``trainable``, ``layers`` (the Input first if
+        there is one, each as ``{"class_name": ..., "config": ...}``) and ``build_input_shape``
+        (``None`` until built)."""
         entries = [layers_module.serialize(self._input)] if self._input is not None else []
         entries += [layers_module.serialize(layer) for layer in self._layers]
         return {"name": self.name, "trainable": self.trainable, "layers": entries,

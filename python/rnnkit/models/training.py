@@ -270,6 +270,9 @@ class Trainer:
 
     @property
     def metrics_names(self) -> List[str]:
+        """The names of ``evaluate``'s values, in order: ``"loss"``, each output's loss when there
+        are several, then the metrics. The metrics are resolved, and so listed, at the first batch
+        with targets after ``compile`` (``fit``, ``evaluate``, ``train_on_batch``, ...)."""
         names = ["loss"]
         if len(self._outputs_spec) > 1:
             names += [f"{o.name}_loss" for o in self._outputs_spec if o.loss is not None]
