@@ -17,7 +17,7 @@ import html
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -175,6 +175,40 @@ def _cell(key: str, value: Any) -> str:
     return format_value(value)
 
 
+def _keys(rows: Iterable[Mapping[str, Any]]) -> List[str]:
+    """Every key of ``rows``, in the order they first appear."""
+    keys: Dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    return list(keys)
+
+
+def _text_table(header: List[str], rows: List[List[str]], labels: int, caption: Optional[str] = None) -> str:
+    """A text table: the first ``labels`` columns aligned left, the numbers right, a rule under
+    the header, and ``caption`` above it."""
+    widths = [max(len(line[k]) for line in [header, *rows]) for k in range(len(header))]
+
+    def line(cells: List[str]) -> str:
+        return "  ".join(cell.ljust(w) if k < labels else cell.rjust(w)
+                         for k, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines = [line(header), "  ".join("-" * w for w in widths)] + [line(row) for row in rows]
+    return "\n".join(([caption] if caption is not None else []) + lines)
+
+
+def _html_table(header: List[str], rows: List[List[str]], labels: int, css_class: str,
+                caption: Optional[str] = None) -> str:
+    """The same table in HTML, for Jupyter; every cell escaped."""
+
+    def tr(cells: List[str], tag: str) -> str:
+        return "<tr>" + "".join(f'<{tag} style="text-align:{"left" if k < labels else "right"}">'
+                                f"{html.escape(cell)}</{tag}>" for k, cell in enumerate(cells)) + "</tr>"
+
+    body = "".join(tr(row, "td") for row in rows)
+    top = f"<caption>{html.escape(caption)}</caption>" if caption is not None else ""
+    return f'<table class="{css_class}">{top}<thead>{tr(header, "th")}</thead><tbody>{body}</tbody></table>'
+
+
 class Comparison:
     """The results of :func:`compare`: a table (text in a terminal, HTML in Jupyter) and
     learning curves (``plot``).
@@ -196,33 +230,17 @@ class Comparison:
     def _table(self) -> Tuple[List[str], List[List[str]]]:
         """The header and the rows of formatted cells; every key any model logged is a column."""
         rows = self.to_dict()
-        keys: List[str] = []
-        for row in rows.values():
-            keys += [key for key in row if key not in keys]
+        keys = _keys(rows.values())
         header = ["model"] + [_HEADERS.get(key, key) for key in keys]
         return header, [[name] + [_cell(key, row.get(key)) for key in keys] for name, row in rows.items()]
 
     def __str__(self) -> str:
-        header, rows = self._table()
-        widths = [max(len(line[k]) for line in [header] + rows) for k in range(len(header))]
-
-        def line(cells: List[str]) -> str:
-            return "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
-                             for k, (cell, w) in enumerate(zip(cells, widths))).rstrip()
-
-        return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(row) for row in rows])
+        return _text_table(*self._table(), labels=1)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        header, rows = self._table()
-
-        def tr(cells: List[str], tag: str) -> str:
-            return "<tr>" + "".join(f'<{tag} style="text-align:{"left" if k == 0 else "right"}">'
-                                    f"{html.escape(cell)}</{tag}>" for k, cell in enumerate(cells)) + "</tr>"
-
-        body = "".join(tr(row, "td") for row in rows)
-        return f'<table class="rnnkit-comparison"><thead>{tr(header, "th")}</thead><tbody>{body}</tbody></table>'
+        return _html_table(*self._table(), labels=1, css_class="rnnkit-comparison")
 
     def plot(self, metrics: Optional[Sequence[str]] = None, *, x: str = "epoch", path: Optional[PathLike] = None,
              title: Optional[str] = None) -> Any:

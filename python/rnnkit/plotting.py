@@ -90,13 +90,18 @@ def plot_learning_curves(histories: Histories, metrics: Optional[Sequence[str]] 
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         else:
             ax.set_xlabel("training time (s)")
-        if name.endswith("loss") and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
-            ax.set_yscale("log")
+        _log_scale_for_wide_losses(ax, name, drawn)
     axes[0][0].legend(fontsize="small")
     title = title or (next(iter(histories)) if single else None)
     if title:
         fig.suptitle(title)
     return _finish(fig, path)
+
+
+def _log_scale_for_wide_losses(ax: Any, name: str, drawn: Sequence[float]) -> None:
+    """A log y axis for a loss whose drawn values are all positive and span ten times or more."""
+    if name.endswith("loss") and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
+        ax.set_yscale("log")
 
 
 def _finish(fig: Any, path: Optional[PathLike]) -> Any:

@@ -19,7 +19,6 @@ worker as plain data: its JSON config, weight arrays and history, never a pickle
 from __future__ import annotations
 
 import functools
-import html
 import inspect
 import itertools
 import math
@@ -28,11 +27,22 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 import numpy as np
 
 from . import _transport
+from ._arguments import is_number
 from ._transport import RayExecutor
 from .callbacks import Callback
-from .comparison import ModelResult, _check_threads, _fit_settings, _parts, _summary_line, _trained
+from .comparison import (
+    ModelResult,
+    _check_threads,
+    _fit_settings,
+    _html_table,
+    _keys,
+    _parts,
+    _summary_line,
+    _text_table,
+    _trained,
+)
 from .models.base import BaseModel
-from .plotting import PathLike, _finish, _pyplot
+from .plotting import PathLike, _finish, _log_scale_for_wide_losses, _pyplot
 from .progress import format_value, print_msg
 
 if TYPE_CHECKING:
@@ -119,7 +129,7 @@ class SweepResult:
     @property
     def points(self) -> List[Dict[str, Any]]:
         """Every grid point, ``{name: value}``, in the runs' order."""
-        return [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
+        return _points(self.grid)
 
     def select(self, **values: Any) -> List[Run]:
         """The runs whose point has these values, e.g. ``select(cell="GRU")`` or
@@ -145,11 +155,8 @@ class SweepResult:
         rows = []
         for point, runs in self._groups():
             numbers = [run.to_dict() for run in runs]
-            keys: List[str] = []
-            for row in numbers:
-                keys += [key for key in row if key not in keys]
             summary: Dict[str, Any] = {**point, "runs": len(runs)}
-            for key in keys:
+            for key in _keys(numbers):
                 values = np.array([row[key] for row in numbers if key in row], dtype=np.float64)
                 mean = float(values.mean()) if values.size else math.nan
                 if key == "params":
@@ -187,10 +194,8 @@ class SweepResult:
     def _cells(self) -> Tuple[List[str], List[List[str]]]:
         """The header and the rows of formatted cells: the grid's names, then every number."""
         rows = self.summary()
-        keys: List[str] = []
-        for row in rows:
-            keys += [key for key in row if key not in keys and key not in self.grid and key != "runs"
-                     and not key.endswith("_std") and key not in _TEXT_SKIPS]
+        keys = [key for key in _keys(rows) if key not in self.grid and key != "runs" and not key.endswith("_std")
+                and key not in _TEXT_SKIPS]
         header = list(self.grid) + [_HEADERS.get(key, key) for key in keys]
         cells = [[_text(row[name]) for name in self.grid]
                  + [_plus_minus(key, row.get(key, math.nan), row.get(f"{key}_std", math.nan)) for key in keys]
@@ -203,36 +208,18 @@ class SweepResult:
                 "mean ± std over the seeds")
 
     def __str__(self) -> str:
-        header, rows = self._cells()
-        names = len(self.grid)
-        widths = [max(len(line[k]) for line in [header, *rows]) for k in range(len(header))]
-
-        def line(cells: List[str]) -> str:
-            return "  ".join(cell.ljust(w) if k < names else cell.rjust(w)
-                             for k, (cell, w) in enumerate(zip(cells, widths))).rstrip()
-
-        return "\n".join([self._caption(), line(header), "  ".join("-" * w for w in widths)]
-                         + [line(row) for row in rows])
+        return _text_table(*self._cells(), labels=len(self.grid), caption=self._caption())
 
     def __repr__(self) -> str:
         return f"<SweepResult {self._caption()}>"
 
     def _repr_html_(self) -> str:
-        header, rows = self._cells()
-        names = len(self.grid)
-
-        def tr(cells: List[str], tag: str) -> str:
-            return "<tr>" + "".join(f'<{tag} style="text-align:{"left" if k < names else "right"}">'
-                                    f"{html.escape(cell)}</{tag}>" for k, cell in enumerate(cells)) + "</tr>"
-
-        body = "".join(tr(row, "td") for row in rows)
-        return (f'<table class="rnnkit-sweep"><caption>{html.escape(self._caption())}</caption>'
-                f'<thead>{tr(header, "th")}</thead><tbody>{body}</tbody></table>')
+        return _html_table(*self._cells(), labels=len(self.grid), css_class="rnnkit-sweep", caption=self._caption())
 
     # ------------------------------------------------------------------ plots
     def _default_x(self) -> str:
         """The last name of the grid whose values are all numbers (else the last name)."""
-        numeric = [name for name, values in self.grid.items() if all(map(_is_number, values))]
+        numeric = [name for name, values in self.grid.items() if all(map(is_number, values))]
         return (numeric or list(self.grid))[-1]
 
     def plot(self, metric: str = "val_loss", x: Optional[str] = None, *, path: Optional[PathLike] = None,
@@ -261,7 +248,7 @@ class SweepResult:
         if x not in self.grid:
             raise ValueError(f"x must be one of the grid's names {', '.join(map(repr, self.grid))}, got {x!r}")
         values = self.grid[x]
-        numeric = all(map(_is_number, values))
+        numeric = all(map(is_number, values))
         positions = [float(value) for value in values] if numeric else [float(k) for k in range(len(values))]
         others = [name for name in self.grid if name != x]
         lines: Dict[Tuple[int, ...], List[Dict[str, Any]]] = {}
@@ -285,8 +272,7 @@ class SweepResult:
             ax.set_xscale("log")
             ax.minorticks_off()
         ax.set_xticks(positions, [_text(value) for value in values])
-        if metric.endswith("loss") and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
-            ax.set_yscale("log")
+        _log_scale_for_wide_losses(ax, metric, drawn)
         ax.set_xlabel(x)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -310,9 +296,7 @@ class SweepResult:
         Returns:
             The matplotlib Figure.
         """
-        logged: List[str] = []
-        for run in self.runs:
-            logged += [key for key in run.history if key not in logged]
+        logged = _keys(run.history for run in self.runs)
         if metric not in logged:
             raise ValueError(f"cannot plot {metric!r}; the histories have {', '.join(map(repr, logged))}")
         chosen = {id(run) for run in self.select(**(where or {}))}
@@ -338,8 +322,7 @@ class SweepResult:
             (line,) = ax.plot(epochs, mean, label=_label(point))
             ax.fill_between(epochs, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0)
             drawn += [float(value) for value in mean]
-        if metric.endswith("loss") and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
-            ax.set_yscale("log")
+        _log_scale_for_wide_losses(ax, metric, drawn)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel(metric)
@@ -359,8 +342,9 @@ def _dodge(where: List[float], positions: List[float], shift: float, log: bool) 
     return [value + shift * step for value in where]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+def _points(grid: Mapping[str, Sequence[Any]]) -> List[Dict[str, Any]]:
+    """Every combination of the grid's values, ``{name: value}``, the last name varying fastest."""
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
 
 def _check_grid(grid: Any) -> Dict[str, List[Any]]:
@@ -485,7 +469,7 @@ def sweep(grid: Mapping[str, Sequence[Any]], build_fn: Callable[..., BaseModel],
     threads = _check_threads(threads)
     _transport.check_executor(executor, [("build_fn", build_fn), ("callbacks", fit.callbacks)])
     parts = _parts(data)
-    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    points = _points(grid)
     tasks = [(functools.partial(build_fn, **point), f"{_label(point)}, seed={seed}", seed)
              for point in points for seed in seeds]
     quiet = fit._replace(verbose=0)  # per run, one line here rather than a progress bar
