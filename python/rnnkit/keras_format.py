@@ -25,7 +25,7 @@ import datetime
 import io
 import json
 import zipfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -154,15 +154,13 @@ def _tensors(value: Any) -> List[Dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------ weights: h5 layout
-def _layer_keys(model: Any, names: List[str]) -> List[Tuple[str, Any]]:
-    """(h5 key, layer) for the model's layers named ``names``, in Keras' ``model.layers`` order
-    (a functional model's input layers included, a Sequential's not): the snake-case class
-    name, then ``_1``, ``_2`` ... for the next layers of the same class."""
-    by_name = {layer.name: layer for layer in model.layers}
+def _layer_keys(layers: Sequence[Any]) -> List[Tuple[str, Any]]:
+    """(h5 key, layer) for ``layers`` in Keras' ``model.layers`` order (a functional model's
+    input layers included, a Sequential's not): the snake-case class name, then ``_1``, ``_2``
+    ... for the next layers of the same class."""
     used: Dict[str, int] = {}
     keys = []
-    for name in names:
-        layer = by_name[name]
+    for layer in layers:
         base = snake_case(type(layer).__name__)
         count = used.get(base, -1) + 1
         used[base] = count
@@ -214,21 +212,21 @@ def _read_group(group: Any, layer: Any, path: str, filepath: str) -> List[Tuple[
     return pairs
 
 
-def _read_weights(model: Any, handle: Any, filepath: str, names: List[str]) -> None:
+def _read_weights(layers: Sequence[Any], handle: Any, filepath: str) -> None:
     h5py = _h5py(filepath)
     with h5py.File(handle, "r") as f:
         if "layers" not in f:
             raise _error(filepath, "no 'layers' group: not a Keras 3 weights file")
         stored = f["layers"]
         pairs = []
-        for key, layer in _layer_keys(model, names):
+        for key, layer in _layer_keys(layers):
             if not layer.weights:
                 continue
             if key not in stored:
                 raise _error(filepath, f"no weights for layer {layer.name!r} (expected group layers/{key})")
             pairs += _read_group(stored[key], layer, f"layers/{key}", filepath)
     for variable, array in pairs:
-        variable.assign(array.astype(variable.dtype))
+        variable.assign(array)  # assign casts to the variable's dtype
 
 
 def _write_group(group: Any, layer: Any) -> None:
@@ -240,17 +238,11 @@ def _write_group(group: Any, layer: Any) -> None:
         _write_group(group.create_group(key), sub)
 
 
-def _own_layer_names(model: Any) -> List[str]:
-    from . import layers as layers_module
-
-    return _layer_names(layers_module.serialize(model))
-
-
 def _write_weights(model: Any, handle: Any, filepath: str) -> None:
     h5py = _h5py(filepath)
     with h5py.File(handle, "w") as f:
         stored = f.create_group("layers")
-        for key, layer in _layer_keys(model, _own_layer_names(model)):
+        for key, layer in _layer_keys(model.layers):
             _write_group(stored.create_group(key), layer)
         f.create_group("vars").attrs["name"] = model.name
 
@@ -259,7 +251,7 @@ def _write_weights(model: Any, handle: Any, filepath: str) -> None:
 def load_keras_weights(model: Any, filepath: str) -> None:
     """Loads a Keras 3 ``.weights.h5`` file (``keras_model.save_weights``) into a built rnnkit
     model of the same layers."""
-    _read_weights(model, filepath, filepath, _own_layer_names(model))
+    _read_weights(model.layers, filepath, filepath)
 
 
 def save_keras_weights(model: Any, filepath: str) -> None:
@@ -289,7 +281,8 @@ def load_keras_model(filepath: str, custom_objects: Optional[Dict[str, type]] = 
         raise _error(filepath, f"its model config does not map to rnnkit's layers: {error}") from None
     if not model.built:
         raise _error(filepath, "the model in the file has no input shape; rnnkit cannot build it")
-    _read_weights(model, weights, filepath, _layer_names(config))
+    by_name = {layer.name: layer for layer in model.layers}
+    _read_weights([by_name[name] for name in _layer_names(config)], weights, filepath)
     compile_config = config.get("compile_config")
     if compile and compile_config:
         compile_config = {k: v for k, v in _from_keras(compile_config, filepath).items()
