@@ -242,10 +242,8 @@ class Checker {
     }
     // Softmax normalizes a whole row: the recurrent kernels apply activations to gate blocks.
     if (!allow_softmax && parsed == rnnkit::Activation::Softmax) {
-      value_error(std::string("'") + name +
-                  "': 'softmax' is not supported by recurrent cells; expected one of 'linear', 'tanh', 'sigmoid', "
-                  "'hard_sigmoid', 'relu', 'elu', 'selu', 'softplus', 'softsign', 'exponential', "
-                  "'leaky_relu', 'relu6', 'gelu', 'silu'");
+      value_error(std::string("'") + name + "': 'softmax' is not supported by recurrent cells; expected one of " +
+                  rnnkit::activation_names(false));
     }
     return parsed;
   }

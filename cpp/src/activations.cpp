@@ -21,14 +21,21 @@ constexpr NamedActivation kActivations[] = {
 };
 }  // namespace
 
+std::string activation_names(bool with_softmax) {
+  std::string names;
+  for (const auto& entry : kActivations) {
+    if (!with_softmax && entry.activation == Activation::Softmax) continue;
+    names += names.empty() ? "" : ", ";
+    names += std::string("'") + entry.name + "'";
+  }
+  return names;
+}
+
 Activation activation_from_name(const std::string& name) {
-  std::string valid;
   for (const auto& entry : kActivations) {
     if (name == entry.name) return entry.activation;
-    valid += valid.empty() ? "" : ", ";
-    valid += std::string("'") + entry.name + "'";
   }
-  throw std::invalid_argument("unknown activation '" + name + "'; expected one of " + valid);
+  throw std::invalid_argument("unknown activation '" + name + "'; expected one of " + activation_names(true));
 }
 
 const char* activation_name(Activation activation) {

@@ -51,6 +51,8 @@ inline bool derivative_from_output(Activation activation) {
 // Parses Keras' activation names; throws std::invalid_argument listing the valid ones.
 Activation activation_from_name(const std::string& name);
 const char* activation_name(Activation activation);
+// The names, quoted and comma-separated, for messages (softmax left out for the recurrent cells).
+std::string activation_names(bool with_softmax);
 
 // Sizes of a recurrent call: batch N, time T, features F (input width), units H.
 struct SequenceDims {
