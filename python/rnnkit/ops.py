@@ -49,7 +49,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple, cast
 
 import numpy as np
 
-from . import _core
+from . import _core, activations
 from ._arguments import check_flag
 
 __all__ = [
@@ -562,8 +562,9 @@ def dense_forward(
     a = _finite_arrays("dense_forward", ("x", "kernel", "bias"), x=x, kernel=kernel, bias=bias)
     y = _core.dense_forward(a["x"], a["kernel"], a["bias"], activation)
     # The backward pass reads the output (the activation's derivative): keep our own copy,
-    # since ``output`` is the caller's to change. A linear layer's derivative does not read it.
-    y_kept = y if activation == "linear" or _unprotected() else y.copy()
+    # since ``output`` is the caller's to change. The derivatives of linear, and of gelu and
+    # silu (computed from the pre-activation), do not read it.
+    y_kept = y if activation == "linear" or activations.needs_input(activation) or _unprotected() else y.copy()
 
     def backward(dy: np.ndarray) -> Dict[str, np.ndarray]:
         return _core.dense_backward(a["x"], a["kernel"], a["bias"], y_kept, dy, activation)
